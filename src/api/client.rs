@@ -1,0 +1,391 @@
+//! The HTTP client for the Message Batches API.
+//!
+//! One `reqwest::Client` per process, so connections are kept alive and reused across tool
+//! calls. A semaphore bounds the requests in flight: when an agent fans out hundreds of calls
+//! at once they share a few dozen warm connections instead of each opening its own.
+//!
+//! Every request carries `anthropic-version`, `x-api-key` (marked sensitive, so it is redacted
+//! from any debug output of the request) and our `user-agent`. Retries follow [`super::retry`];
+//! answers are read with a size cap, so a hostile or broken upstream cannot make us buffer an
+//! unbounded body.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, Response};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use super::batch_id::BatchId;
+use super::error::{ApiError, truncate};
+use super::retry;
+use super::types::{BatchPage, ListParams, MessageBatch};
+use crate::config::{Config, ConfigError};
+
+/// The API version every request names.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+/// Largest success body we read; a batch object is about 600 bytes, a full page of 1,000
+/// batches about 600 KiB.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Largest error body we read; the rest is ignored.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Bound on establishing one connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Requests in flight at once (and so, at most, connections kept to the upstream).
+const MAX_IN_FLIGHT: usize = 32;
+
+/// A client for one base URL.
+#[derive(Debug, Clone)]
+pub struct BatchesClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    /// The `x-api-key` header, or why no request may be sent.
+    key: Result<HeaderValue, ApiError>,
+    timeout: Duration,
+    max_retries: u32,
+    permits: Semaphore,
+}
+
+impl BatchesClient {
+    /// Builds the client. This cannot fail: a setting that forbids requests (or a TLS set-up
+    /// that failed) is kept as the error every call will answer with.
+    pub fn new(config: &Config) -> Self {
+        let http = build_http(config);
+        let key = match (&config.key, http.as_ref()) {
+            (Err(e), _) => Err(ApiError::Config(e.clone())),
+            (_, Err(e)) => Err(e.clone()),
+            (Ok(k), Ok(_)) => match HeaderValue::from_str(k.expose()) {
+                Ok(mut v) => {
+                    v.set_sensitive(true);
+                    Ok(v)
+                }
+                Err(_) => Err(ApiError::Config(ConfigError::BadKey)),
+            },
+        };
+        Self {
+            inner: Arc::new(Inner {
+                // A client that could not be built is never used: `key` then holds the error.
+                http: http.unwrap_or_default(),
+                base_url: config.base_url.clone(),
+                key,
+                timeout: config.timeout,
+                max_retries: config.max_retries,
+                permits: Semaphore::new(MAX_IN_FLIGHT),
+            }),
+        }
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The bound on one attempt.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// Whether requests can be sent at all (see [`BatchesClient::new`]).
+    pub fn ready(&self) -> Result<(), ApiError> {
+        self.inner.key.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// The longest one call can take: every attempt timing out, with the longest waits between.
+    pub fn worst_case(&self) -> Duration {
+        let attempts = self.inner.max_retries + 1;
+        let backoff: Duration = (0..self.inner.max_retries)
+            .map(|n| retry::backoff(n, 0.0))
+            .sum();
+        self.inner.timeout * attempts + backoff
+    }
+
+    /// `GET /messages/batches/{id}`.
+    pub async fn retrieve(&self, id: &BatchId) -> Result<MessageBatch, ApiError> {
+        self.retrieve_before(id, None).await
+    }
+
+    /// `GET /messages/batches/{id}`, giving up at `deadline` (used while waiting for a cancel
+    /// to finish, so that polling never runs past the time the caller allowed).
+    pub async fn retrieve_before(
+        &self,
+        id: &BatchId,
+        deadline: Option<Instant>,
+    ) -> Result<MessageBatch, ApiError> {
+        let path = format!("/messages/batches/{}", id.path_segment());
+        self.call(Method::GET, &path, None, deadline, "a message batch")
+            .await
+    }
+
+    /// `POST /messages/batches/{id}/cancel`.
+    pub async fn cancel(&self, id: &BatchId) -> Result<MessageBatch, ApiError> {
+        let path = format!("/messages/batches/{}/cancel", id.path_segment());
+        self.call(Method::POST, &path, None, None, "a message batch")
+            .await
+    }
+
+    /// `GET /messages/batches?limit=&before_id=&after_id=`.
+    pub async fn list(&self, params: &ListParams) -> Result<BatchPage, ApiError> {
+        self.call(
+            Method::GET,
+            "/messages/batches",
+            Some(params),
+            None,
+            "a page of message batches",
+        )
+        .await
+    }
+
+    /// Sends one request with retries and decodes the JSON answer.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&ListParams>,
+        deadline: Option<Instant>,
+        expected: &'static str,
+    ) -> Result<T, ApiError> {
+        let inner = &*self.inner;
+        let key = inner.key.as_ref().map_err(Clone::clone)?;
+        let url = format!("{}{}", inner.base_url, path);
+        let mut retry = 0u32;
+        loop {
+            let attempt_timeout = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()).min(inner.timeout),
+                None => inner.timeout,
+            };
+            if attempt_timeout.is_zero() {
+                return Err(self.timeout_error());
+            }
+            let started = Instant::now();
+            let outcome = {
+                // Closed only if the semaphore is dropped, which cannot happen while `self` lives.
+                let _permit = inner.permits.acquire().await;
+                let mut request = inner
+                    .http
+                    .request(method.clone(), &url)
+                    .header("anthropic-version", ANTHROPIC_VERSION)
+                    .header("x-api-key", key.clone())
+                    .timeout(attempt_timeout);
+                if let Some(q) = query {
+                    request = request.query(q);
+                }
+                match request.send().await {
+                    Ok(response) => self.read_answer::<T>(response, expected).await,
+                    Err(e) => Attempt::Failed {
+                        error: self.transport_error(&e),
+                        retryable: true,
+                        headers: None,
+                        status: None,
+                    },
+                }
+            };
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let (error, retryable, headers, status) = match outcome {
+                Attempt::Done(value) => {
+                    tracing::debug!(%method, path, attempt = retry + 1, status = 200, elapsed_ms, "request");
+                    return Ok(value);
+                }
+                Attempt::Failed {
+                    error,
+                    retryable,
+                    headers,
+                    status,
+                } => (error, retryable, headers, status),
+            };
+            tracing::debug!(%method, path, attempt = retry + 1, status, elapsed_ms, error = %error, "request");
+            if !retryable || retry >= inner.max_retries {
+                return Err(error);
+            }
+            let wait = retry::delay(retry, headers.as_ref());
+            if let Some(d) = deadline
+                && Instant::now() + wait >= d
+            {
+                return Err(error);
+            }
+            tracing::debug!(%method, path, wait_ms = wait.as_millis() as u64, "retrying");
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+
+    /// Reads one answer: the value on success, or the error and whether to retry it.
+    async fn read_answer<T: DeserializeOwned>(
+        &self,
+        response: Response,
+        expected: &'static str,
+    ) -> Attempt<T> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_owned();
+        if status.is_success() {
+            let body = match read_capped(response, MAX_BODY_BYTES).await {
+                Ok(b) => b,
+                Err(ReadError::TooLarge) => {
+                    return Attempt::fatal(ApiError::TooLarge {
+                        status: status.as_u16(),
+                        limit: MAX_BODY_BYTES,
+                    });
+                }
+                Err(ReadError::Http(e)) => return Attempt::retry(self.transport_error(&e), None),
+            };
+            return match serde_json::from_slice::<T>(&body) {
+                Ok(v) => Attempt::Done(v),
+                Err(e) => Attempt::fatal(ApiError::Decode {
+                    status: status.as_u16(),
+                    content_type: truncate(&content_type, 100),
+                    expected,
+                    detail: describe_decode_error(&body, &e),
+                }),
+            };
+        }
+        let request_id = headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| truncate(s, 200));
+        let retryable = retry::should_retry_status(status.as_u16(), &headers);
+        // The body of an error answer only serves to explain it: read what fits, ignore the rest.
+        let body = match read_capped(response, MAX_ERROR_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(ReadError::TooLarge) => Vec::new(),
+            Err(ReadError::Http(e)) => return Attempt::retry(self.transport_error(&e), None),
+        };
+        Attempt::Failed {
+            error: ApiError::from_answer(status.as_u16(), request_id, &body),
+            retryable,
+            headers: Some(headers),
+            status: Some(status.as_u16()),
+        }
+    }
+
+    fn timeout_error(&self) -> ApiError {
+        ApiError::Timeout {
+            base_url: self.inner.base_url.clone(),
+            secs: self.inner.timeout.as_secs(),
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> ApiError {
+        let base_url = self.inner.base_url.clone();
+        if e.is_timeout() {
+            return self.timeout_error();
+        }
+        // reqwest's own text names the URL; our own says it once, with the root cause.
+        let detail = root_cause(e);
+        if e.is_connect() {
+            ApiError::Connect { base_url, detail }
+        } else {
+            ApiError::Transport { base_url, detail }
+        }
+    }
+}
+
+/// The result of one attempt.
+enum Attempt<T> {
+    Done(T),
+    Failed {
+        error: ApiError,
+        retryable: bool,
+        headers: Option<HeaderMap>,
+        status: Option<u16>,
+    },
+}
+
+impl<T> Attempt<T> {
+    fn fatal(error: ApiError) -> Self {
+        Self::Failed {
+            error,
+            retryable: false,
+            headers: None,
+            status: None,
+        }
+    }
+    fn retry(error: ApiError, status: Option<u16>) -> Self {
+        Self::Failed {
+            error,
+            retryable: true,
+            headers: None,
+            status,
+        }
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Http(reqwest::Error),
+}
+
+/// Reads a body of at most `cap` bytes. A declared length over the cap is refused before
+/// reading; a streamed body is cut off as soon as it passes the cap (dropping the response
+/// closes the connection, so the rest is never read).
+async fn read_capped(mut response: Response, cap: usize) -> Result<Vec<u8>, ReadError> {
+    if let Some(len) = response.content_length()
+        && len > cap as u64
+    {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(1024).min(cap as u64) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Http)? {
+        if body.len() + chunk.len() > cap {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Says what the body was, for a person: "an HTML page", "empty", or the parse error.
+fn describe_decode_error(body: &[u8], e: &serde_json::Error) -> String {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &body[i..])
+        .unwrap_or_default();
+    if start.is_empty() {
+        "the body is empty".to_owned()
+    } else if start.first() == Some(&b'<') {
+        "the body looks like an HTML page (often a proxy or gateway error page)".to_owned()
+    } else if e.is_data() {
+        format!("the JSON does not have the expected fields ({e})")
+    } else {
+        format!("the body is not valid JSON ({e})")
+    }
+}
+
+/// The innermost error's text (e.g. "Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    truncate(&cur.to_string(), 300)
+}
+
+/// Builds the process's HTTP client. Only an https base URL loads the platform's CA roots.
+fn build_http(config: &Config) -> Result<reqwest::Client, ApiError> {
+    // Any crypto provider another part of the process installed first is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("msgbatch-mcp/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_max_idle_per_host(MAX_IN_FLIGHT)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none());
+    if !config.base_url.starts_with("https:") {
+        builder = builder.tls_certs_only(Vec::new());
+    }
+    builder.build().map_err(|e| ApiError::Transport {
+        base_url: config.base_url.clone(),
+        detail: format!("could not set up the HTTP client: {}", root_cause(&e)),
+    })
+}

@@ -1,0 +1,241 @@
+//! Settings: where the API is, the key, and how patient to be.
+//!
+//! Every setting comes from the environment (that is how MCP clients pass configuration to a
+//! stdio server) and is mirrored by a flag. A setting that is wrong does not stop the server:
+//! it starts, logs the problem, and every tool call answers with it, so that the person sees
+//! the reason in their agent instead of a server that silently failed to connect.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::Args;
+use reqwest::Url;
+
+use crate::secret::ApiKey;
+
+/// The sandbox mock's base URL: the default, so that a first run talks to a local simulator.
+pub const DEFAULT_API_URL: &str = "http://localhost:8080/rest/anthropic-message-batches-api/1.0.0";
+/// The real API's base URL.
+pub const REAL_API_URL: &str = "https://api.anthropic.com/v1";
+/// Sent as `x-api-key` when no key is set and the base URL is on this machine, so that the
+/// simulator and the sandbox mock (which want the header present) work without a real key.
+pub const PLACEHOLDER_KEY: &str = "msgbatch-mcp-local-placeholder";
+
+/// The API settings, as given on the command line or in the environment.
+#[derive(Debug, Clone, Args)]
+pub struct ApiSettings {
+    /// Base URL of the Message Batches API, ending just before `/messages`.
+    /// Real batches: https://api.anthropic.com/v1
+    #[arg(long = "api-url", env = "MSGBATCH_API_URL", default_value = DEFAULT_API_URL)]
+    pub api_url: String,
+
+    /// Anthropic API key (sent as x-api-key). Prefer the environment variable over the flag.
+    #[arg(long = "api-key", env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<ApiKey>,
+
+    /// Seconds one HTTP attempt may take.
+    #[arg(long = "timeout-secs", env = "MSGBATCH_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout_secs: u64,
+
+    /// Retries after a connection error, timeout, 408, 409, 429 or 5xx.
+    #[arg(long = "max-retries", env = "MSGBATCH_MAX_RETRIES", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub max_retries: u32,
+
+    /// Allow an http:// base URL to a host other than this machine (the key would travel in
+    /// clear text).
+    #[arg(long = "allow-insecure", env = "MSGBATCH_ALLOW_INSECURE", value_parser = parse_flag,
+          default_value = "false")]
+    pub allow_insecure: bool,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            api_url: DEFAULT_API_URL.to_owned(),
+            api_key: None,
+            timeout_secs: 30,
+            max_retries: 2,
+            allow_insecure: false,
+        }
+    }
+}
+
+/// Accepts the usual spellings of a boolean environment variable (`1`, `true`, `yes`, `on`).
+fn parse_flag(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(format!("expected 1/0, true/false, yes/no or on/off, got {other:?}")),
+    }
+}
+
+/// Why the settings cannot be used to reach the API. Each text says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "MSGBATCH_API_URL {url:?} is not a valid http(s) URL ({reason}). Set it to the base that \
+         ends just before /messages, e.g. {REAL_API_URL} or {DEFAULT_API_URL}."
+    )]
+    BadUrl { url: String, reason: String },
+    #[error(
+        "MSGBATCH_API_URL {url} uses plain http:// to a host that is not this machine, so the API \
+         key would travel in clear text. Use https:// (the real API is {REAL_API_URL}), or set \
+         MSGBATCH_ALLOW_INSECURE=1 if you really mean it."
+    )]
+    Insecure { url: String },
+    #[error(
+        "ANTHROPIC_API_KEY is not set, and {url} is not on this machine, so nothing was sent. \
+         Set ANTHROPIC_API_KEY in the MCP server's environment (e.g. `claude mcp add msgbatch \
+         --env ANTHROPIC_API_KEY=sk-ant-... -- msgbatch-mcp`) and restart the server."
+    )]
+    MissingKey { url: String },
+    #[error(
+        "ANTHROPIC_API_KEY contains characters that cannot be sent in an HTTP header (a pasted \
+         quote or line break?). Set it to the key alone and restart the server."
+    )]
+    BadKey,
+}
+
+/// The settings, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The base URL, without a trailing slash.
+    pub base_url: String,
+    /// The key to send, or the reason no request may be sent.
+    pub key: Result<ApiKey, ConfigError>,
+    /// Bound on one HTTP attempt.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Whether the base URL's host is this machine.
+    pub is_loopback: bool,
+}
+
+impl ApiSettings {
+    /// Checks the settings. A bad URL or a missing key is kept in `key` as the error every tool
+    /// call will answer with, rather than refusing to start.
+    pub fn resolve(&self) -> Config {
+        let base_url = self.api_url.trim().trim_end_matches('/').to_owned();
+        let timeout = Duration::from_secs(self.timeout_secs);
+        let (is_loopback, checked) = match check_url(&base_url, self.allow_insecure) {
+            Ok(loopback) => (loopback, Ok(())),
+            Err(e) => (false, Err(e)),
+        };
+        let key = checked.and_then(|()| match &self.api_key {
+            Some(k) if !k.is_empty() => Ok(k.clone()),
+            _ if is_loopback => Ok(ApiKey::new(PLACEHOLDER_KEY)),
+            _ => Err(ConfigError::MissingKey {
+                url: base_url.clone(),
+            }),
+        });
+        Config {
+            base_url,
+            key,
+            timeout,
+            max_retries: self.max_retries,
+            is_loopback,
+        }
+    }
+}
+
+/// Checks that `url` is an http(s) URL we may send a key to; answers whether it is on loopback.
+fn check_url(url: &str, allow_insecure: bool) -> Result<bool, ConfigError> {
+    let bad = |reason: &str| ConfigError::BadUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("it must not have a query or fragment"));
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => return Err(bad("it has no host")),
+    };
+    match parsed.scheme() {
+        "https" => Ok(loopback),
+        "http" if loopback || allow_insecure => Ok(loopback),
+        "http" => Err(ConfigError::Insecure {
+            url: url.to_owned(),
+        }),
+        other => Err(bad(&format!("scheme {other:?} is not http or https"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str, key: Option<&str>) -> ApiSettings {
+        ApiSettings {
+            api_url: url.to_owned(),
+            api_key: key.map(ApiKey::new),
+            ..ApiSettings::default()
+        }
+    }
+
+    #[test]
+    fn default_url_is_loopback_and_gets_a_placeholder_key() {
+        let c = ApiSettings::default().resolve();
+        assert!(c.is_loopback);
+        assert_eq!(c.key.unwrap().expose(), PLACEHOLDER_KEY);
+        assert_eq!(c.base_url, DEFAULT_API_URL);
+    }
+
+    #[test]
+    fn real_api_without_key_is_refused() {
+        let c = settings("https://api.anthropic.com/v1/", None).resolve();
+        assert_eq!(c.base_url, REAL_API_URL);
+        let err = c.key.unwrap_err();
+        assert!(matches!(err, ConfigError::MissingKey { .. }));
+        assert!(err.to_string().contains("ANTHROPIC_API_KEY"));
+    }
+
+    #[test]
+    fn empty_key_counts_as_none() {
+        let c = settings(REAL_API_URL, Some("  ")).resolve();
+        assert!(c.key.is_err());
+    }
+
+    #[test]
+    fn given_key_is_used() {
+        let c = settings(REAL_API_URL, Some("sk-ant-x")).resolve();
+        assert_eq!(c.key.unwrap().expose(), "sk-ant-x");
+    }
+
+    #[test]
+    fn plain_http_to_remote_host_is_refused_unless_allowed() {
+        let c = settings("http://example.com/v1", Some("k")).resolve();
+        assert!(matches!(c.key, Err(ConfigError::Insecure { .. })));
+        let mut s = settings("http://example.com/v1", Some("k"));
+        s.allow_insecure = true;
+        assert!(s.resolve().key.is_ok());
+    }
+
+    #[test]
+    fn loopback_forms_are_recognised() {
+        for url in ["http://127.0.0.1:9/v1", "http://[::1]:9", "http://LOCALHOST:1"] {
+            assert!(settings(url, None).resolve().is_loopback, "{url}");
+        }
+    }
+
+    #[test]
+    fn garbage_urls_are_refused_with_advice() {
+        for url in ["", "not a url", "ftp://x/y", "http://x/?a=b"] {
+            let err = settings(url, Some("k")).resolve().key.unwrap_err();
+            assert!(err.to_string().contains(REAL_API_URL), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn flag_parser_accepts_common_spellings() {
+        assert_eq!(parse_flag("1"), Ok(true));
+        assert_eq!(parse_flag("YES"), Ok(true));
+        assert_eq!(parse_flag("0"), Ok(false));
+        assert!(parse_flag("maybe").is_err());
+    }
+}

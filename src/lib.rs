@@ -1,0 +1,14 @@
+//! msgbatch-mcp: an MCP server that cancels Anthropic Message Batches, helps find them and
+//! follows a cancel through to `ended`, with an embedded simulator of the API for offline use.
+//!
+//! The binary (`src/main.rs`) is a thin CLI over this library:
+//! - [`config`]: settings from the environment and flags;
+//! - [`api`]: the HTTP client for the Batches API (types, IDs, errors, retries);
+//! - [`server`]: the MCP surface (tools, notes, error advice);
+//! - [`simulator`]: the in-memory Batches API used offline, in the demo and in tests;
+//! - [`demo`]: the end-to-end demonstration;
+//! - [`skill`]: installing the Agent Skill for Claude Code.
+
+pub mod api;
+pub mod config;
+pub mod secret;
