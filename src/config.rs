@@ -67,7 +67,9 @@ fn parse_flag(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "" | "0" | "false" | "no" | "off" => Ok(false),
-        other => Err(format!("expected 1/0, true/false, yes/no or on/off, got {other:?}")),
+        other => Err(format!(
+            "expected 1/0, true/false, yes/no or on/off, got {other:?}"
+        )),
     }
 }
 
@@ -218,7 +220,11 @@ mod tests {
 
     #[test]
     fn loopback_forms_are_recognised() {
-        for url in ["http://127.0.0.1:9/v1", "http://[::1]:9", "http://LOCALHOST:1"] {
+        for url in [
+            "http://127.0.0.1:9/v1",
+            "http://[::1]:9",
+            "http://LOCALHOST:1",
+        ] {
             assert!(settings(url, None).resolve().is_loopback, "{url}");
         }
     }

@@ -11,4 +11,8 @@
 
 pub mod api;
 pub mod config;
+pub mod logging;
 pub mod secret;
+pub mod serve;
+pub mod server;
+pub mod shutdown;

@@ -1,1 +1,69 @@
-fn main() {}
+//! The `msgbatch-mcp` command line: parse, pick a mode, run it. Everything else is in the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use msgbatch_mcp::config::ApiSettings;
+use msgbatch_mcp::{logging, serve};
+
+const AFTER_HELP: &str = "\
+With no command, serves MCP on stdio. Add it to Claude Code with:
+  claude mcp add msgbatch --env ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY \\
+      --env MSGBATCH_API_URL=https://api.anthropic.com/v1 -- /path/to/msgbatch-mcp
+Offline: `msgbatch-mcp mock` serves a simulator at the default URL; `msgbatch-mcp demo` shows
+the whole job end to end. Logs go to stderr (RUST_LOG=debug for more).";
+
+/// MCP server that cancels Anthropic Message Batches, and finds and follows them.
+#[derive(Debug, Parser)]
+#[command(name = "msgbatch-mcp", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(flatten)]
+    api: ApiSettings,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP on stdio (the default).
+    Serve,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    // A stdio server does one thing at a time per message and waits on the network; one
+    // thread serves it best (smallest memory, no cross-thread hand-offs).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("msgbatch-mcp: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => report(serve::stdio(cli.api.resolve()).await),
+        }
+    });
+    // A blocking stdin read (when stdin is a terminal, not a pipe) cannot be interrupted:
+    // do not let it hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+fn report<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("msgbatch-mcp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -54,7 +54,11 @@ mod tests {
     fn formatting_never_shows_the_key() {
         let key = ApiKey::new("sk-ant-api03-SECRET\n");
         assert_eq!(key.expose(), "sk-ant-api03-SECRET");
-        for shown in [format!("{key}"), format!("{key:?}"), format!("{:?}", Some(&key))] {
+        for shown in [
+            format!("{key}"),
+            format!("{key:?}"),
+            format!("{:?}", Some(&key)),
+        ] {
             assert!(!shown.contains("SECRET"), "{shown}");
         }
     }

@@ -14,7 +14,11 @@ pub const MAX_ID_LEN: usize = 256;
 pub const EXAMPLE_ID: &str = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF";
 
 /// Characters escaped in a path segment: everything but the unreserved set of RFC 3986.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// A batch ID that passed [`BatchId::parse`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -25,12 +29,12 @@ pub struct BatchId(String);
 pub enum InvalidBatchId {
     #[error(
         "message_batch_id is empty. Pass the batch's ID, e.g. {EXAMPLE_ID}; \
-         call list_message_batches to find it."
+         call list_message_batches to find it. Nothing was sent."
     )]
     Empty,
     #[error(
         "message_batch_id is {0} characters long; the limit is {MAX_ID_LEN}. \
-         A batch ID looks like {EXAMPLE_ID}."
+         A batch ID looks like {EXAMPLE_ID}. Nothing was sent."
     )]
     TooLong(usize),
     #[error(

@@ -156,7 +156,9 @@ impl BatchesClient {
         let mut retry = 0u32;
         loop {
             let attempt_timeout = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()).min(inner.timeout),
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(inner.timeout),
                 None => inner.timeout,
             };
             if attempt_timeout.is_zero() {
@@ -333,7 +335,8 @@ async fn read_capped(mut response: Response, cap: usize) -> Result<Vec<u8>, Read
     {
         return Err(ReadError::TooLarge);
     }
-    let mut body = Vec::with_capacity(response.content_length().unwrap_or(1024).min(cap as u64) as usize);
+    let mut body =
+        Vec::with_capacity(response.content_length().unwrap_or(1024).min(cap as u64) as usize);
     while let Some(chunk) = response.chunk().await.map_err(ReadError::Http)? {
         if body.len() + chunk.len() > cap {
             return Err(ReadError::TooLarge);

@@ -37,7 +37,9 @@ pub enum ApiError {
     Timeout { base_url: String, secs: u64 },
 
     /// The answer's body was larger than we are willing to read.
-    #[error("the answer (HTTP {status}) is larger than {limit} bytes; refused without reading it all")]
+    #[error(
+        "the answer (HTTP {status}) is larger than {limit} bytes; refused without reading it all"
+    )]
     TooLarge { status: u16, limit: usize },
 
     /// The answer was not the JSON we expected (an HTML proxy page is the common case).
@@ -151,7 +153,9 @@ mod tests {
         let body = br#"{"type":"invalid_request_error","message":"bad id"}"#;
         let e = ApiError::from_answer(400, Some("req_hdr".into()), body);
         assert_eq!(e.request_id(), Some("req_hdr"));
-        assert!(matches!(e, ApiError::Status { kind: Some(ref k), .. } if k == "invalid_request_error"));
+        assert!(
+            matches!(e, ApiError::Status { kind: Some(ref k), .. } if k == "invalid_request_error")
+        );
     }
 
     #[test]

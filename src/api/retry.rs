@@ -47,7 +47,12 @@ pub fn backoff(retry: u32, random: f64) -> Duration {
 
 /// The wait the server asked for, if it is positive and at most 60 s.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     let asked = if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         secs_to_duration(ms / 1000.0)
     } else {
@@ -135,7 +140,11 @@ mod tests {
     fn retry_after_out_of_range_is_ignored() {
         let now = SystemTime::now();
         for v in ["0", "-1", "61", "abc", "NaN"] {
-            assert_eq!(retry_after(&headers(&[("retry-after", v)]), now), None, "{v}");
+            assert_eq!(
+                retry_after(&headers(&[("retry-after", v)]), now),
+                None,
+                "{v}"
+            );
         }
         // Falls back to the backoff.
         let d = delay(0, Some(&headers(&[("retry-after", "600")])));

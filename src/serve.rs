@@ -1,0 +1,57 @@
+//! Serving MCP on stdio until the client goes away.
+
+use rmcp::ServiceExt;
+use rmcp::transport::io::stdio_pipes;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::BatchesClient;
+use crate::config::Config;
+use crate::server::BatchServer;
+use crate::shutdown::{self, EofSignal};
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the MCP session could not start: {0}")]
+    Start(String),
+    #[error("the MCP session failed: {0}")]
+    Run(String),
+}
+
+/// Serves MCP on stdin/stdout until stdin closes or a signal arrives.
+pub async fn stdio(config: Config) -> Result<(), ServeError> {
+    let client = BatchesClient::new(&config);
+    match client.ready() {
+        Ok(()) => tracing::info!(base_url = %config.base_url, "serving MCP on stdio"),
+        // Serve anyway: each tool call answers with this, where the person will see it.
+        Err(e) => {
+            tracing::warn!(base_url = %config.base_url, "serving, but no request can be sent: {e}")
+        }
+    }
+    let shutdown = CancellationToken::new();
+    let server = BatchServer::new(client, config.max_retries).with_shutdown(shutdown.clone());
+    let (stdin, stdout) = stdio_pipes();
+    let transport = (EofSignal::new(stdin, shutdown.clone()), stdout);
+    let running = tokio::select! {
+        started = server.serve(transport) => match started {
+            Ok(running) => running,
+            // stdin closed before the session began: a normal way to stop.
+            Err(_) if shutdown.is_cancelled() => return Ok(()),
+            Err(e) => return Err(ServeError::Start(e.to_string())),
+        },
+        () = shutdown::signal() => return Ok(()),
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    let service_token = running.cancellation_token();
+    tokio::select! {
+        () = shutdown::signal() => shutdown.cancel(),
+        () = shutdown.cancelled() => {}
+    }
+    // Tool calls see `shutdown` and end at once; then the serve loop closes.
+    service_token.cancel();
+    running
+        .waiting()
+        .await
+        .map(|reason| tracing::debug!(?reason, "MCP session ended"))
+        .map_err(|e| ServeError::Run(e.to_string()))
+}

@@ -1,0 +1,207 @@
+//! Turns a failed API call into what the person (and the model acting for them) should read:
+//! what happened, and what to do next. Every text here ends up in an `isError` tool result.
+
+use crate::api::ApiError;
+use crate::config::{DEFAULT_API_URL, REAL_API_URL};
+
+/// Which tool was running, since advice depends on it (a cancel that timed out may still have
+/// been applied; a list has no batch ID to get wrong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation<'a> {
+    Cancel(&'a str),
+    Get(&'a str),
+    List,
+}
+
+impl Operation<'_> {
+    fn doing(&self) -> String {
+        match self {
+            Self::Cancel(id) => format!("Could not cancel batch {id}"),
+            Self::Get(id) => format!("Could not get batch {id}"),
+            Self::List => "Could not list message batches".to_owned(),
+        }
+    }
+
+    /// For a cancel that failed in a way that leaves its effect unknown.
+    fn maybe_applied(&self) -> &'static str {
+        match self {
+            Self::Cancel(_) => {
+                " The cancel may or may not have reached the API: check with get_message_batch \
+                 before trying again."
+            }
+            _ => "",
+        }
+    }
+}
+
+/// The text of the `isError` result for `error` during `op`, given the number of retries made.
+pub fn explain(op: Operation<'_>, error: &ApiError, retries: u32) -> String {
+    let mut text = format!("{}: ", op.doing());
+    text.push_str(&match error {
+        ApiError::Config(e) => e.to_string(),
+        ApiError::Status { status, .. } => status_advice(op, *status, error, retries),
+        ApiError::Connect { base_url, detail } => {
+            let mut s = format!("could not connect to {base_url} ({detail}). ");
+            if base_url == DEFAULT_API_URL {
+                s.push_str(
+                    "That is the default URL, served by the local simulator: start it with \
+                     `msgbatch-mcp mock` in another terminal, or set MSGBATCH_API_URL=",
+                );
+                s.push_str(REAL_API_URL);
+                s.push_str(" and ANTHROPIC_API_KEY to use the real API.");
+            } else {
+                s.push_str(
+                    "Check MSGBATCH_API_URL, the network and any HTTPS_PROXY setting, then try \
+                     again.",
+                );
+            }
+            s.push_str(op.maybe_applied());
+            s
+        }
+        ApiError::Timeout { base_url, secs } => format!(
+            "no answer from {base_url} within {secs} s (tried {} times). The API may be slow or \
+             unreachable: try again in a minute, or raise MSGBATCH_TIMEOUT_SECS.{}",
+            retries + 1,
+            op.maybe_applied()
+        ),
+        ApiError::TooLarge { .. } | ApiError::Decode { .. } => format!(
+            "{error}. This is not the Batches API answering as expected: check that \
+             MSGBATCH_API_URL ends just before /messages (e.g. {REAL_API_URL}) and that no proxy \
+             is answering in its place.{}",
+            op.maybe_applied()
+        ),
+        ApiError::Transport { .. } => format!(
+            "{error}. Try again; if it keeps failing, check the network and proxy settings.{}",
+            op.maybe_applied()
+        ),
+    });
+    if let Some(id) = error.request_id() {
+        text.push_str(&format!(" (request-id: {id})"));
+    }
+    text
+}
+
+fn status_advice(op: Operation<'_>, status: u16, error: &ApiError, retries: u32) -> String {
+    let what = api_said(error);
+    match status {
+        401 => format!(
+            "the API refused the API key ({what}). ANTHROPIC_API_KEY is missing or not valid: \
+             set a valid key in the MCP server's environment and restart the server."
+        ),
+        403 => format!(
+            "the API key is not allowed to do this ({what}). Use a key from the workspace that \
+             owns the batch, with permission to manage batches."
+        ),
+        404 => match op {
+            Operation::List => format!(
+                "the API found no such page ({what}). If you passed before_id or after_id, \
+                 check that ID, or list again without it."
+            ),
+            _ => format!(
+                "no such batch ({what}). Check the ID, or call list_message_batches to see the \
+                 batches this API key can reach (batches belong to one workspace)."
+            ),
+        },
+        429 => format!(
+            "the API is rate-limiting requests ({what}), still after {retries} retries. Wait a \
+             minute, then try again.{}",
+            op.maybe_applied()
+        ),
+        529 => format!(
+            "the API is overloaded ({what}), still after {retries} retries. Try again in a few \
+             minutes.{}",
+            op.maybe_applied()
+        ),
+        s if s >= 500 => format!(
+            "the API is failing ({what}), still after {retries} retries. Try again later.{}",
+            op.maybe_applied()
+        ),
+        _ => format!("the API refused the request ({what})."),
+    }
+}
+
+/// "HTTP 404 not_found_error: No such batch".
+fn api_said(error: &ApiError) -> String {
+    error.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigError;
+
+    fn status(status: u16, kind: &str) -> ApiError {
+        ApiError::Status {
+            status,
+            kind: Some(kind.into()),
+            message: Some("msg".into()),
+            request_id: Some("req_123".into()),
+        }
+    }
+
+    #[test]
+    fn not_found_points_to_list_and_quotes_request_id() {
+        let t = explain(
+            Operation::Cancel("msgbatch_x"),
+            &status(404, "not_found_error"),
+            2,
+        );
+        assert!(t.starts_with("Could not cancel batch msgbatch_x: no such batch"));
+        assert!(t.contains("list_message_batches"));
+        assert!(t.contains("HTTP 404 not_found_error: msg"));
+        assert!(t.ends_with("(request-id: req_123)"));
+    }
+
+    #[test]
+    fn auth_errors_name_the_variable() {
+        for (s, k) in [(401, "authentication_error"), (403, "permission_error")] {
+            let t = explain(Operation::Get("b"), &status(s, k), 0);
+            assert!(t.contains("API key"), "{t}");
+        }
+        assert!(explain(Operation::Get("b"), &status(401, "x"), 0).contains("ANTHROPIC_API_KEY"));
+    }
+
+    #[test]
+    fn busy_api_says_try_later_and_cancel_may_have_applied() {
+        for s in [429, 500, 529] {
+            let t = explain(Operation::Cancel("b"), &status(s, "x"), 2);
+            assert!(t.contains("after 2 retries"), "{t}");
+            assert!(t.contains("may or may not have reached"), "{t}");
+        }
+    }
+
+    #[test]
+    fn refused_connection_to_default_url_says_how_to_start_the_simulator() {
+        let e = ApiError::Connect {
+            base_url: DEFAULT_API_URL.into(),
+            detail: "Connection refused (os error 111)".into(),
+        };
+        let t = explain(Operation::List, &e, 2);
+        assert!(t.contains("msgbatch-mcp mock"), "{t}");
+        let e = ApiError::Connect {
+            base_url: "https://proxy.example/v1".into(),
+            detail: "refused".into(),
+        };
+        let t = explain(Operation::List, &e, 2);
+        assert!(!t.contains("msgbatch-mcp mock"));
+        assert!(t.contains("https://proxy.example/v1"));
+    }
+
+    #[test]
+    fn config_errors_pass_through() {
+        let e = ApiError::Config(ConfigError::MissingKey {
+            url: REAL_API_URL.into(),
+        });
+        assert!(explain(Operation::Get("b"), &e, 0).contains("ANTHROPIC_API_KEY is not set"));
+    }
+
+    #[test]
+    fn timeouts_name_the_url() {
+        let e = ApiError::Timeout {
+            base_url: "http://127.0.0.1:9".into(),
+            secs: 3,
+        };
+        let t = explain(Operation::Get("b"), &e, 1);
+        assert!(t.contains("no answer from http://127.0.0.1:9 within 3 s (tried 2 times)"));
+    }
+}

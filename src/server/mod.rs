@@ -1,0 +1,402 @@
+//! The MCP surface: three tools over the Batches API, served on stdio with rmcp.
+//!
+//! - `cancel_message_batch`: the job itself, with an optional wait for `ended`;
+//! - `get_message_batch`: where a batch is now, and what that means;
+//! - `list_message_batches`: how an agent finds the ID when the person did not give one.
+//!
+//! Every failure, from a bad argument to an unreachable API, is a tool result with
+//! `isError: true` and a text that says what to do next ([`advice`]); nothing here ends the
+//! server. Each call stops as soon as the client cancels it: the work future is dropped, which
+//! drops any HTTP request in flight.
+
+pub mod advice;
+pub mod params;
+pub mod report;
+pub mod wait;
+
+use std::future::Future;
+use std::time::Duration;
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiError, BatchId, BatchesClient, ListParams as ApiListParams, ProcessingStatus};
+use advice::Operation;
+use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
+use report::{BatchReport, Context, ListReport};
+use wait::Progress;
+
+/// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
+/// costs tokens in every conversation the server is part of.
+pub const INSTRUCTIONS: &str = "Cancel, inspect and find Anthropic Message Batches. \
+To stop a batch, call cancel_message_batch with its ID (msgbatch_...). If no ID was given, call \
+list_message_batches first: only `in_progress` batches can be canceled. Cancellation is not \
+immediate: the batch becomes `canceling`, then `ended`; follow it with get_message_batch or \
+cancel_message_batch's wait_seconds.";
+
+const CANCEL_DESCRIPTION: &str = "Cancel (stop, abort) an Anthropic Message Batch by its ID. \
+Not immediate: the batch becomes `canceling`, requests already running may still complete, and \
+it then ends as `ended`. Pass wait_seconds to wait for `ended`. Safe to repeat. Without an ID, \
+call list_message_batches first.";
+
+const GET_DESCRIPTION: &str = "Get a Message Batch's status and request counts, with what they \
+mean: still running, canceling, or ended (with the results URL). Use it to follow a cancel.";
+
+const LIST_DESCRIPTION: &str = "List Message Batches, newest first, marking those still \
+`in_progress` (the ones that can be canceled). Use it to find a batch ID. Next page: \
+after_id = last_id.";
+
+/// The MCP server: a Batches API client and the tool router.
+#[derive(Debug, Clone)]
+pub struct BatchServer {
+    client: BatchesClient,
+    max_retries: u32,
+    /// Cancelled when the process is shutting down: every call in flight ends at once.
+    shutdown: CancellationToken,
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl BatchServer {
+    pub fn new(client: BatchesClient, max_retries: u32) -> Self {
+        Self {
+            client,
+            max_retries,
+            shutdown: CancellationToken::new(),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// Ends every call in flight when `token` is cancelled (see [`crate::shutdown`]).
+    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
+        self
+    }
+
+    #[tool(
+        name = "cancel_message_batch",
+        description = CANCEL_DESCRIPTION,
+        output_schema = schema_for_output::<BatchReport>(),
+        annotations(
+            title = "Cancel message batch",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn cancel_message_batch(
+        &self,
+        Parameters(p): Parameters<CancelParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let id = match BatchId::parse(&p.message_batch_id) {
+            Ok(id) => id,
+            Err(e) => return error_result(e.to_string()),
+        };
+        let wait_seconds = p.wait_seconds.unwrap_or(0);
+        if wait_seconds > MAX_WAIT_SECONDS {
+            return error_result(format!(
+                "wait_seconds is {wait_seconds}; it must be between 0 and {MAX_WAIT_SECONDS}. \
+                 Nothing was sent."
+            ));
+        }
+        let progress = ctx.meta.get_progress_token().map(|token| Progress {
+            peer: ctx.peer.clone(),
+            token,
+        });
+        let work = self.cancel(&id, wait_seconds, progress);
+        self.until_cancelled(&ctx, work).await
+    }
+
+    #[tool(
+        name = "get_message_batch",
+        description = GET_DESCRIPTION,
+        output_schema = schema_for_output::<BatchReport>(),
+        annotations(
+            title = "Get message batch",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn get_message_batch(
+        &self,
+        Parameters(p): Parameters<GetParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let id = match BatchId::parse(&p.message_batch_id) {
+            Ok(id) => id,
+            Err(e) => return error_result(e.to_string()),
+        };
+        let work = async {
+            match self.client.retrieve(&id).await {
+                Ok(batch) => batch_result(BatchReport::new(batch, Context::Get)),
+                Err(e) => self.api_error(Operation::Get(id.as_str()), &e),
+            }
+        };
+        self.until_cancelled(&ctx, work).await
+    }
+
+    #[tool(
+        name = "list_message_batches",
+        description = LIST_DESCRIPTION,
+        output_schema = schema_for_output::<ListReport>(),
+        annotations(
+            title = "List message batches",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn list_message_batches(
+        &self,
+        Parameters(p): Parameters<ListParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let query = match list_query(&p) {
+            Ok(q) => q,
+            Err(msg) => return error_result(msg),
+        };
+        let work = async {
+            match self.client.list(&query).await {
+                Ok(page) => {
+                    let report = ListReport::new(page);
+                    structured_result(&report, report.text())
+                }
+                Err(e) => self.api_error(Operation::List, &e),
+            }
+        };
+        self.until_cancelled(&ctx, work).await
+    }
+}
+
+impl BatchServer {
+    /// Cancel, then (if asked) wait for `ended`.
+    async fn cancel(
+        &self,
+        id: &BatchId,
+        wait_seconds: u32,
+        progress: Option<Progress>,
+    ) -> CallToolResult {
+        let op = Operation::Cancel(id.as_str());
+        let batch = match self.client.cancel(id).await {
+            Ok(b) => b,
+            Err(e) => return self.cancel_refused(id, e).await,
+        };
+        tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
+        if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
+            return batch_result(BatchReport::new(batch, Context::Canceled));
+        }
+        let wait = Duration::from_secs(u64::from(wait_seconds));
+        match wait::until_ended(&self.client, id, batch, wait, progress.as_ref()).await {
+            Ok(b) => batch_result(BatchReport::new(
+                b,
+                Context::Waited {
+                    seconds: wait_seconds,
+                },
+            )),
+            Err(e) => error_result(format!(
+                "The cancel was accepted (the batch is canceling), but following it failed. {} \
+                 Call get_message_batch to see where it is now.",
+                advice::explain(op, &e, self.max_retries)
+            )),
+        }
+    }
+
+    /// A cancel the API refused. A 400 or 409 usually means the batch has already ended: fetch
+    /// it and say so plainly, with its final counts, rather than echo the API's terse message.
+    async fn cancel_refused(&self, id: &BatchId, error: ApiError) -> CallToolResult {
+        let op = Operation::Cancel(id.as_str());
+        let too_late =
+            matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
+        if too_late && let Ok(batch) = self.client.retrieve(id).await {
+            match batch.processing_status {
+                ProcessingStatus::Ended => {
+                    let report = BatchReport::new(batch, Context::Get);
+                    return error_result(format!(
+                        "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
+                        report.text()
+                    ));
+                }
+                ProcessingStatus::Canceling => {
+                    return batch_result(BatchReport::new(batch, Context::Canceled));
+                }
+                ProcessingStatus::InProgress => {}
+            }
+        }
+        self.api_error(op, &error)
+    }
+
+    /// Runs `work` unless the client cancels the call, or the server shuts down, first; then
+    /// the work is dropped (and with it any request in flight). rmcp sends no answer to a
+    /// call the client cancelled.
+    async fn until_cancelled(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        work: impl Future<Output = CallToolResult>,
+    ) -> CallToolResult {
+        tokio::select! {
+            biased;
+            () = ctx.ct.cancelled() => {
+                tracing::debug!(request = ?ctx.id, "call cancelled by the client");
+                error_result("The call was cancelled by the client.".to_owned())
+            }
+            () = self.shutdown.cancelled() => {
+                error_result("The server is shutting down; the call was cut short.".to_owned())
+            }
+            result = work => result,
+        }
+    }
+
+    fn api_error(&self, op: Operation<'_>, error: &ApiError) -> CallToolResult {
+        tracing::warn!(error = %error, "API call failed");
+        error_result(advice::explain(op, error, self.max_retries))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for BatchServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                    .with_title("Message Batches: cancel, inspect, list")
+                    .with_description(env!("CARGO_PKG_DESCRIPTION")),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+/// Checks the list arguments before anything is sent.
+fn list_query(p: &ListParams) -> Result<ApiListParams, String> {
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(format!(
+            "limit is {limit}; it must be between 1 and {MAX_LIMIT}. Nothing was sent."
+        ));
+    }
+    let cursor = |name: &str, v: &Option<String>| -> Result<Option<String>, String> {
+        match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => BatchId::parse(raw)
+                .map(|id| Some(id.as_str().to_owned()))
+                .map_err(|e| e.to_string().replacen("message_batch_id", name, 1)),
+        }
+    };
+    let before_id = cursor("before_id", &p.before_id)?;
+    let after_id = cursor("after_id", &p.after_id)?;
+    if before_id.is_some() && after_id.is_some() {
+        return Err(
+            "Pass before_id or after_id, not both: before_id pages to newer batches, after_id \
+             to older ones. Nothing was sent."
+                .to_owned(),
+        );
+    }
+    Ok(ApiListParams {
+        limit: Some(limit),
+        before_id,
+        after_id,
+    })
+}
+
+fn batch_result(report: BatchReport) -> CallToolResult {
+    let text = report.text();
+    structured_result(&report, text)
+}
+
+/// Structured content plus a readable text block (not the JSON again: the text is for people
+/// and text-only clients, the structure for programs).
+fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
+    match serde_json::to_value(value) {
+        Ok(v) => {
+            let mut result = CallToolResult::structured(v);
+            result.content = vec![ContentBlock::text(text)];
+            result
+        }
+        Err(e) => error_result(format!("Internal error while preparing the answer: {e}")),
+    }
+}
+
+fn error_result(text: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_query_defaults_and_bounds() {
+        let q = list_query(&ListParams::default()).unwrap();
+        assert_eq!(q.limit, Some(20));
+        for bad in [0, 1001] {
+            let p = ListParams {
+                limit: Some(bad),
+                ..Default::default()
+            };
+            assert!(list_query(&p).unwrap_err().contains("between 1 and 1000"));
+        }
+    }
+
+    #[test]
+    fn list_query_checks_cursors() {
+        let p = ListParams {
+            after_id: Some("../x".into()),
+            ..Default::default()
+        };
+        let err = list_query(&p).unwrap_err();
+        assert!(err.starts_with("after_id contains '.'"), "{err}");
+        let p = ListParams {
+            after_id: Some("a".into()),
+            before_id: Some("b".into()),
+            ..Default::default()
+        };
+        assert!(list_query(&p).unwrap_err().contains("not both"));
+        let p = ListParams {
+            after_id: Some(" ".into()),
+            ..Default::default()
+        };
+        assert_eq!(list_query(&p).unwrap().after_id, None);
+    }
+
+    #[test]
+    fn tools_declare_names_annotations_and_output_schemas() {
+        let server = BatchServer::new(
+            BatchesClient::new(&crate::config::ApiSettings::default().resolve()),
+            2,
+        );
+        let tools = server.tool_router.list_all();
+        let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        let cancel = tools
+            .iter()
+            .find(|t| t.name == "cancel_message_batch")
+            .unwrap();
+        let a = cancel.annotations.as_ref().unwrap();
+        assert_eq!(a.title.as_deref(), Some("Cancel message batch"));
+        assert_eq!(a.read_only_hint, Some(false));
+        assert_eq!(a.destructive_hint, Some(true));
+        assert_eq!(a.idempotent_hint, Some(true));
+        assert_eq!(a.open_world_hint, Some(true));
+        let out = serde_json::to_value(cancel.output_schema.as_ref().unwrap()).unwrap();
+        assert!(out["properties"]["note"].is_object(), "{out}");
+        assert!(out["properties"]["processing_status"].is_object(), "{out}");
+        let input = serde_json::to_value(&cancel.input_schema).unwrap();
+        assert!(
+            input["properties"]["message_batch_id"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF")
+        );
+        assert_eq!(input["required"], serde_json::json!(["message_batch_id"]));
+    }
+}
