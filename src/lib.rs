@@ -2,11 +2,10 @@
 //! follows a cancel through to `ended`, with an embedded simulator of the API for offline use.
 //!
 //! The binary (`src/main.rs`) is a thin CLI over this library:
-//! - [`config`]: settings from the environment and flags;
+//! - [`config`]: settings from the environment and flags; [`secret`]: the API key type;
 //! - [`api`]: the HTTP client for the Batches API (types, IDs, errors, retries);
 //! - [`server`]: the MCP surface (tools, notes, error advice);
-//! - [`simulator`]: the in-memory Batches API used offline, in the demo and in tests;
-//! - [`demo`]: the end-to-end demonstration;
+//! - [`serve`], [`shutdown`], [`logging`]: serving on stdio, stopping promptly, logs on stderr;
 //! - [`skill`]: installing the Agent Skill for Claude Code.
 
 pub mod api;
@@ -16,3 +15,4 @@ pub mod secret;
 pub mod serve;
 pub mod server;
 pub mod shutdown;
+pub mod skill;
