@@ -62,6 +62,11 @@ impl Default for ApiSettings {
     }
 }
 
+/// An unexpanded `${...}` placeholder from an MCP host's configuration.
+fn is_placeholder(value: &str) -> bool {
+    value.starts_with("${") && value.ends_with('}')
+}
+
 /// Accepts the usual spellings of a boolean environment variable (`1`, `true`, `yes`, `on`).
 fn parse_flag(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -119,14 +124,21 @@ impl ApiSettings {
     /// Checks the settings. A bad URL or a missing key is kept in `key` as the error every tool
     /// call will answer with, rather than refusing to start.
     pub fn resolve(&self) -> Config {
-        let base_url = self.api_url.trim().trim_end_matches('/').to_owned();
+        // Some MCP hosts pass a placeholder such as `${user_config.api_url}` through literally
+        // when the user left the field empty: that means "not set".
+        let api_url = match self.api_url.trim() {
+            "" => DEFAULT_API_URL,
+            u if is_placeholder(u) => DEFAULT_API_URL,
+            u => u,
+        };
+        let base_url = api_url.trim_end_matches('/').to_owned();
         let timeout = Duration::from_secs(self.timeout_secs);
         let (is_loopback, checked) = match check_url(&base_url, self.allow_insecure) {
             Ok(loopback) => (loopback, Ok(())),
             Err(e) => (false, Err(e)),
         };
         let key = checked.and_then(|()| match &self.api_key {
-            Some(k) if !k.is_empty() => Ok(k.clone()),
+            Some(k) if !k.is_empty() && !is_placeholder(k.expose()) => Ok(k.clone()),
             _ if is_loopback => Ok(ApiKey::new(PLACEHOLDER_KEY)),
             _ => Err(ConfigError::MissingKey {
                 url: base_url.clone(),
@@ -204,6 +216,19 @@ mod tests {
     }
 
     #[test]
+    fn unexpanded_placeholders_count_as_unset() {
+        let c = settings(
+            "${user_config.api_url}",
+            Some("${user_config.anthropic_api_key}"),
+        )
+        .resolve();
+        assert_eq!(c.base_url, DEFAULT_API_URL);
+        assert_eq!(c.key.unwrap().expose(), PLACEHOLDER_KEY);
+        let c = settings(REAL_API_URL, Some("${ANTHROPIC_API_KEY}")).resolve();
+        assert!(matches!(c.key, Err(ConfigError::MissingKey { .. })));
+    }
+
+    #[test]
     fn given_key_is_used() {
         let c = settings(REAL_API_URL, Some("sk-ant-x")).resolve();
         assert_eq!(c.key.unwrap().expose(), "sk-ant-x");
@@ -231,7 +256,7 @@ mod tests {
 
     #[test]
     fn garbage_urls_are_refused_with_advice() {
-        for url in ["", "not a url", "ftp://x/y", "http://x/?a=b"] {
+        for url in ["not a url", "ftp://x/y", "http://x/?a=b"] {
             let err = settings(url, Some("k")).resolve().key.unwrap_err();
             assert!(err.to_string().contains(REAL_API_URL), "{url}: {err}");
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use msgbatch_mcp::config::ApiSettings;
-use msgbatch_mcp::{logging, serve};
+use msgbatch_mcp::{logging, serve, skill};
 
 const AFTER_HELP: &str = "\
 With no command, serves MCP on stdio. Add it to Claude Code with:
@@ -29,11 +29,25 @@ struct Cli {
 enum Command {
     /// Serve MCP on stdio (the default).
     Serve,
+    /// Install the Agent Skill for Claude Code (~/.claude/skills/cancel-message-batch/SKILL.md).
+    InstallSkill(skill::InstallSkillArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
+    if let Some(Command::InstallSkill(args)) = &cli.command {
+        return match skill::install(args) {
+            Ok(path) => {
+                println!(
+                    "Installed the cancel-message-batch skill at {}",
+                    path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => report::<skill::SkillError>(Err(e)),
+        };
+    }
     // A stdio server does one thing at a time per message and waits on the network; one
     // thread serves it best (smallest memory, no cross-thread hand-offs).
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -49,6 +63,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => report(serve::stdio(cli.api.resolve()).await),
+            Command::InstallSkill(_) => ExitCode::SUCCESS,
         }
     });
     // A blocking stdin read (when stdin is a terminal, not a pipe) cannot be interrupted:

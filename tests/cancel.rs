@@ -31,8 +31,14 @@ async fn assert_matches_output_schema(client: &common::Client, tool: &str, value
         .expect("outputSchema declared");
     let schema = serde_json::to_value(&*schema).expect("schema as JSON");
     let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = validator.iter_errors(value).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{tool} answer breaks its outputSchema: {errors:?}\n{value}");
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{tool} answer breaks its outputSchema: {errors:?}\n{value}"
+    );
 }
 
 #[tokio::test]
@@ -41,7 +47,12 @@ async fn cancel_answers_canceling_with_every_field_and_the_not_immediate_note() 
     let batch = sim.simulator().insert_batch(50);
     let (client, _) = spawn(&sim.base_url(), &[]).await;
 
-    let result = call(&client, "cancel_message_batch", json!({ "message_batch_id": batch.id })).await;
+    let result = call(
+        &client,
+        "cancel_message_batch",
+        json!({ "message_batch_id": batch.id }),
+    )
+    .await;
     assert!(!is_error(&result), "{}", text(&result));
     let s = structured(&result);
     assert_eq!(s["id"], batch.id);
@@ -57,7 +68,10 @@ async fn cancel_answers_canceling_with_every_field_and_the_not_immediate_note() 
     assert!(note.contains("may still complete"), "{note}");
     assert!(note.contains("get_message_batch"), "{note}");
     let t = text(&result);
-    assert!(t.contains(&format!("Batch {} is canceling.", batch.id)), "{t}");
+    assert!(
+        t.contains(&format!("Batch {} is canceling.", batch.id)),
+        "{t}"
+    );
     assert!(t.contains("50 in all"), "{t}");
     assert_matches_output_schema(&client, "cancel_message_batch", s).await;
     client.cancel().await.ok();
@@ -92,14 +106,20 @@ async fn wait_seconds_follows_the_cancel_to_ended_with_progress() {
 
     let progress = recorder.progress();
     assert!(progress.len() >= 2, "progress notifications: {progress:?}");
-    assert!(progress.iter().all(|p| p.total == Some(400.0)), "{progress:?}");
+    assert!(
+        progress.iter().all(|p| p.total == Some(400.0)),
+        "{progress:?}"
+    );
     assert!(
         progress.windows(2).all(|w| w[0].progress <= w[1].progress),
         "progress goes forward: {progress:?}"
     );
     let last = progress.last().expect("a last notification");
     assert_eq!(last.progress, 400.0);
-    assert!(last.message.as_deref().unwrap_or("").starts_with("ended"), "{last:?}");
+    assert!(
+        last.message.as_deref().unwrap_or("").starts_with("ended"),
+        "{last:?}"
+    );
     assert_matches_output_schema(&client, "cancel_message_batch", s).await;
     client.cancel().await.ok();
 }
@@ -118,7 +138,10 @@ async fn a_wait_that_runs_out_says_the_batch_has_not_ended_yet() {
     assert!(!is_error(&result), "{}", text(&result));
     let s = structured(&result);
     assert_eq!(s["processing_status"], "canceling");
-    assert!(s["note"].as_str().unwrap_or("").contains("Not ended yet"), "{s}");
+    assert!(
+        s["note"].as_str().unwrap_or("").contains("Not ended yet"),
+        "{s}"
+    );
     client.cancel().await.ok();
 }
 
@@ -130,7 +153,12 @@ async fn cancelling_an_ended_batch_says_there_is_nothing_to_cancel() {
     // Three requests at 1 ms each: ended almost at once; wait until the API says so.
     let mut ended = false;
     for _ in 0..100 {
-        let got = call(&client, "get_message_batch", json!({ "message_batch_id": batch.id })).await;
+        let got = call(
+            &client,
+            "get_message_batch",
+            json!({ "message_batch_id": batch.id }),
+        )
+        .await;
         if structured(&got)["processing_status"] == "ended" {
             ended = true;
             break;
@@ -139,10 +167,18 @@ async fn cancelling_an_ended_batch_says_there_is_nothing_to_cancel() {
     }
     assert!(ended, "the batch should end");
 
-    let result = call(&client, "cancel_message_batch", json!({ "message_batch_id": batch.id })).await;
+    let result = call(
+        &client,
+        "cancel_message_batch",
+        json!({ "message_batch_id": batch.id }),
+    )
+    .await;
     assert!(is_error(&result));
     let t = text(&result);
-    assert!(t.contains("has already ended, so there is nothing to cancel"), "{t}");
+    assert!(
+        t.contains("has already ended, so there is nothing to cancel"),
+        "{t}"
+    );
     assert!(t.contains("3 in all"), "{t}");
     assert!(t.contains("Results"), "{t}");
     client.cancel().await.ok();
@@ -212,7 +248,12 @@ async fn refused_ids_and_arguments_send_nothing_upstream() {
         assert!(is_error(&result), "{args} should be refused");
         assert!(!text(&result).is_empty());
     }
-    let ok_id = call(&client, "get_message_batch", json!({ "message_batch_id": "  x_-Y9 " })).await;
+    let ok_id = call(
+        &client,
+        "get_message_batch",
+        json!({ "message_batch_id": "  x_-Y9 " }),
+    )
+    .await;
     assert!(is_error(&ok_id), "unknown, but valid: it is sent and 404s");
     assert_eq!(
         sim.simulator().requests_received() - before,
@@ -220,7 +261,12 @@ async fn refused_ids_and_arguments_send_nothing_upstream() {
         "only the valid ID reached the API"
     );
     // A valid ID's refusal message says what a valid one looks like.
-    let refused = call(&client, "cancel_message_batch", json!({ "message_batch_id": "a/b" })).await;
+    let refused = call(
+        &client,
+        "cancel_message_batch",
+        json!({ "message_batch_id": "a/b" }),
+    )
+    .await;
     assert!(text(&refused).contains("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"));
     client.cancel().await.ok();
 }

@@ -24,6 +24,9 @@ fn demo_cancels_a_batch_end_to_end_offline() {
         "is ended.",
         "has already ended, so there is nothing to cancel",
     ] {
-        assert!(stdout.contains(seen), "demo output lacks {seen:?}:\n{stdout}");
+        assert!(
+            stdout.contains(seen),
+            "demo output lacks {seen:?}:\n{stdout}"
+        );
     }
 }

@@ -87,7 +87,10 @@ async fn list_text_marks_the_batches_that_can_be_canceled() {
     assert!(running >= 1, "the seed has a batch in progress");
     let t = text(&result);
     assert_eq!(t.matches("[can cancel]").count(), running, "{t}");
-    assert!(t.contains("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"), "the docs' ID is seeded: {t}");
+    assert!(
+        t.contains("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"),
+        "the docs' ID is seeded: {t}"
+    );
     client.cancel().await.ok();
 }
 
@@ -131,11 +134,20 @@ async fn get_explains_each_state() {
     let running = call(&client, "get_message_batch", args.clone()).await;
     let s = structured(&running);
     assert_eq!(s["processing_status"], "in_progress");
-    assert!(s["note"].as_str().unwrap_or("").starts_with("Still running"), "{s}");
+    assert!(
+        s["note"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Still running"),
+        "{s}"
+    );
 
     call(&client, "cancel_message_batch", args.clone()).await;
     let canceling = call(&client, "get_message_batch", args.clone()).await;
-    let note = structured(&canceling)["note"].as_str().unwrap_or("").to_owned();
+    let note = structured(&canceling)["note"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     if structured(&canceling)["processing_status"] == "canceling" {
         assert!(note.contains("not immediate"), "{note}");
     }

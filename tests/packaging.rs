@@ -34,12 +34,18 @@ async fn manifest_skill_and_server_name_the_same_tools() {
     assert_eq!(listed, served, "manifest.json tools vs tools/list");
 
     for name in &served {
-        assert!(SKILL.contains(name.as_str()), "skill.md never mentions {name}");
+        assert!(
+            SKILL.contains(name.as_str()),
+            "skill.md never mentions {name}"
+        );
     }
     // Any tool-looking name the skill mentions must exist.
     for word in SKILL.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
         if word.ends_with("_message_batch") || word.ends_with("_message_batches") {
-            assert!(served.contains(word), "skill.md names {word}, which is not served");
+            assert!(
+                served.contains(word),
+                "skill.md names {word}, which is not served"
+            );
         }
     }
 }
@@ -58,5 +64,10 @@ fn skill_frontmatter_names_the_skill() {
         .and_then(|rest| rest.split_once("\n---"))
         .map(|(front, _)| front)
         .expect("skill.md starts with YAML frontmatter");
-    assert!(front.lines().any(|l| l.trim() == "name: cancel-message-batch"), "{front}");
+    assert!(
+        front
+            .lines()
+            .any(|l| l.trim() == "name: cancel-message-batch"),
+        "{front}"
+    );
 }

@@ -159,7 +159,9 @@ async fn stateless_2026_clients_discover_and_call_without_initialize() {
     .await;
     let called = raw.response(2).await;
     assert_eq!(called["result"]["isError"], true, "{called}");
-    let message = called["result"]["content"][0]["text"].as_str().unwrap_or("");
+    let message = called["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("");
     assert!(message.contains("'/'"), "{message}");
 
     raw.send(json!({
@@ -173,7 +175,9 @@ async fn stateless_2026_clients_discover_and_call_without_initialize() {
     .await;
     let called = raw.response(3).await;
     assert_eq!(called["result"]["isError"], true, "{called}");
-    let message = called["result"]["content"][0]["text"].as_str().unwrap_or("");
+    let message = called["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("");
     assert!(message.contains(DEAD_URL), "{message}");
     assert!(raw.close().await.success());
 }
