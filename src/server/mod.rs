@@ -315,11 +315,14 @@ fn batch_result(report: BatchReport) -> CallToolResult {
 
 /// Structured content plus a readable text block (not the JSON again: the text is for people
 /// and text-only clients, the structure for programs).
+///
+/// Built from `success` rather than `CallToolResult::structured`, which would first render the
+/// whole value as JSON text for a content block that we replace at once.
 fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     match serde_json::to_value(value) {
         Ok(v) => {
-            let mut result = CallToolResult::structured(v);
-            result.content = vec![ContentBlock::text(text)];
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(v);
             result
         }
         Err(e) => error_result(format!("Internal error while preparing the answer: {e}")),
