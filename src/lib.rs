@@ -6,9 +6,11 @@
 //! - [`api`]: the HTTP client for the Batches API (types, IDs, errors, retries);
 //! - [`server`]: the MCP surface (tools, notes, error advice);
 //! - [`serve`], [`shutdown`], [`logging`]: serving on stdio, stopping promptly, logs on stderr;
+//! - [`backpressure`]: pausing stdin while the upstream is saturated, so memory stays bounded;
 //! - [`skill`]: installing the Agent Skill for Claude Code.
 
 pub mod api;
+pub mod backpressure;
 pub mod config;
 pub mod logging;
 pub mod secret;

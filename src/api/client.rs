@@ -21,6 +21,7 @@ use super::batch_id::BatchId;
 use super::error::{ApiError, truncate};
 use super::retry;
 use super::types::{BatchPage, ListParams, MessageBatch};
+use crate::backpressure::Backlog;
 use crate::config::{Config, ConfigError};
 
 /// The API version every request names.
@@ -33,7 +34,7 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Bound on establishing one connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Requests in flight at once (and so, at most, connections kept to the upstream).
-const MAX_IN_FLIGHT: usize = 32;
+pub const MAX_IN_FLIGHT: usize = 32;
 
 /// A client for one base URL.
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ struct Inner {
     timeout: Duration,
     max_retries: u32,
     permits: Semaphore,
+    /// Calls waiting for one of the `permits` (see [`crate::backpressure`]).
+    backlog: Backlog,
 }
 
 impl BatchesClient {
@@ -77,6 +80,7 @@ impl BatchesClient {
                 timeout: config.timeout,
                 max_retries: config.max_retries,
                 permits: Semaphore::new(MAX_IN_FLIGHT),
+                backlog: Backlog::default(),
             }),
         }
     }
@@ -89,6 +93,11 @@ impl BatchesClient {
     /// The bound on one attempt.
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// The count of calls waiting for a request slot, which paces reading stdin.
+    pub fn backlog(&self) -> Backlog {
+        self.inner.backlog.clone()
     }
 
     /// Whether requests can be sent at all (see [`BatchesClient::new`]).
@@ -167,7 +176,10 @@ impl BatchesClient {
             let started = Instant::now();
             let outcome = {
                 // Closed only if the semaphore is dropped, which cannot happen while `self` lives.
-                let _permit = inner.permits.acquire().await;
+                let _permit = {
+                    let _queued = inner.backlog.enter();
+                    inner.permits.acquire().await
+                };
                 let mut request = inner
                     .http
                     .request(method.clone(), &url)
