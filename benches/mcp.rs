@@ -184,6 +184,33 @@ fn curl_cold(addr: SocketAddr) -> (Vec<f64>, u64) {
     (times, peak)
 }
 
+/// A line echoed through `cat`: the round trip of the pipes alone (seconds, median).
+fn pipe_echo() -> f64 {
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cat");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let line = call_line(FIRST_CALL_ID);
+    let mut got = Vec::new();
+    let mut times: Vec<f64> = (0..WARMUP_CALLS + SEQUENTIAL_CALLS)
+        .map(|_| {
+            let t0 = Instant::now();
+            stdin.write_all(line.as_bytes()).expect("write");
+            got.clear();
+            stdout.read_until(b'\n', &mut got).expect("read");
+            assert_eq!(got, line.as_bytes());
+            t0.elapsed().as_secs_f64()
+        })
+        .skip(WARMUP_CALLS)
+        .collect();
+    drop(stdin);
+    child.wait().expect("wait");
+    median(&mut times)
+}
+
 /// Reaps `child`, answering its exit status and its peak RSS in KiB.
 fn wait_with_rusage(child: &mut Child) -> (i32, u64) {
     let mut status = 0;
@@ -291,6 +318,9 @@ fn server_bin() -> String {
 }
 
 const INITIALIZE: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}}\n";
+/// Ids below this are pings (and 0, `initialize`); from it on, tool calls.
+const FIRST_CALL_ID: u64 = 1_000_000;
+
 const INITIALIZED: &[u8] = b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
 
 fn batch_id(n: u64) -> String {
@@ -304,7 +334,8 @@ fn call_line(n: u64) -> String {
     )
 }
 
-/// The JSON-RPC id of a success answer; panics on an error, a tool error, or a wrong batch.
+/// The JSON-RPC id of a success answer; panics on an error, a tool error, or (for a tool call,
+/// id >= `FIRST_CALL_ID`) an answer that does not carry the batch it asked for.
 fn check_answer(line: &[u8]) -> u64 {
     const HEAD: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":";
     let text = || String::from_utf8_lossy(line).into_owned();
@@ -325,7 +356,7 @@ fn check_answer(line: &[u8]) -> u64 {
         "tool error: {}",
         text()
     );
-    if id > 0 {
+    if id >= FIRST_CALL_ID {
         let want = format!("\"id\":\"{}\"", batch_id(id));
         assert!(
             memmem::find(line, want.as_bytes()).is_some(),
@@ -370,7 +401,7 @@ impl Session {
             stdin,
             stdout,
             line: Vec::with_capacity(4096),
-            next_id: 1,
+            next_id: FIRST_CALL_ID,
         }
     }
 
@@ -382,6 +413,13 @@ impl Session {
         self.stdin.write_all(INITIALIZE).expect("write");
         assert_eq!(self.read_answer(), 0);
         self.stdin.write_all(INITIALIZED).expect("write");
+    }
+
+    /// One `ping`, waiting for its answer: the MCP round trip with no upstream behind it.
+    fn ping(&mut self, n: u64) {
+        let line = format!("{{\"jsonrpc\":\"2.0\",\"id\":{n},\"method\":\"ping\"}}\n");
+        self.stdin.write_all(line.as_bytes()).expect("write");
+        assert_eq!(self.read_answer(), n);
     }
 
     /// One call, waiting for its answer.
@@ -459,7 +497,9 @@ fn mcp_cold(bin: &str, upstream: SocketAddr) -> (Vec<f64>, Vec<f64>) {
 }
 
 struct SessionFigures {
+    ping_median: f64,
     warm_median: f64,
+    warm_p90: f64,
     throughput: f64,
     peak_rss_kib: u64,
 }
@@ -470,6 +510,13 @@ fn mcp_session(bin: &str, upstream: SocketAddr) -> SessionFigures {
     for _ in 0..WARMUP_CALLS {
         s.call();
     }
+    let mut pings: Vec<f64> = (1..=SEQUENTIAL_CALLS as u64)
+        .map(|n| {
+            let t0 = Instant::now();
+            s.ping(n);
+            t0.elapsed().as_secs_f64()
+        })
+        .collect();
     let mut times: Vec<f64> = (0..SEQUENTIAL_CALLS)
         .map(|_| {
             let t0 = Instant::now();
@@ -480,8 +527,11 @@ fn mcp_session(bin: &str, upstream: SocketAddr) -> SessionFigures {
     let secs = s.pipelined(PIPELINED_CALLS);
     let peak_rss_kib = s.peak_rss_kib();
     s.close();
+    let warm_median = median(&mut times);
     SessionFigures {
-        warm_median: median(&mut times),
+        ping_median: median(&mut pings),
+        warm_median,
+        warm_p90: times[times.len() * 9 / 10],
         throughput: PIPELINED_CALLS as f64 / secs,
         peak_rss_kib,
     }
@@ -538,8 +588,10 @@ fn main() {
     if std::env::var_os("MSGBATCH_BENCH_ONE_SESSION").is_some() {
         let s = mcp_session(&bin, upstream);
         println!(
-            "one session: warm median {:.1} µs, {:.0} calls/s pipelined, VmHWM {} KiB",
+            "one session: ping {:.1} µs, warm median {:.1} µs (p90 {:.1}), {:.0} calls/s pipelined, VmHWM {} KiB",
+            s.ping_median * 1e6,
             s.warm_median * 1e6,
+            s.warm_p90 * 1e6,
             s.throughput,
             s.peak_rss_kib
         );
@@ -550,6 +602,7 @@ fn main() {
     // in between shows up as a difference between the two floor runs.
     let (mut curl, curl_rss) = curl_cold(upstream);
     let mut direct = direct_warm(upstream);
+    let echo = pipe_echo();
     let mut direct_rps: Vec<f64> = (0..DIRECT_ROUNDS)
         .map(|_| direct_throughput(upstream))
         .collect();
@@ -572,6 +625,8 @@ fn main() {
         spread(&mut sessions.iter().map(|s| s.warm_median).collect::<Vec<_>>());
     let (tp_lo, tp_med, tp_hi) =
         spread(&mut sessions.iter().map(|s| s.throughput).collect::<Vec<_>>());
+    let ping_med = median(&mut sessions.iter().map(|s| s.ping_median).collect::<Vec<_>>());
+    let p90_med = median(&mut sessions.iter().map(|s| s.warm_p90).collect::<Vec<_>>());
     let mut rss: Vec<f64> = sessions.iter().map(|s| s.peak_rss_kib as f64).collect();
     let (rss_lo, rss_med, rss_hi) = spread(&mut rss);
     sessions.clear();
@@ -619,6 +674,12 @@ fn main() {
         us(warm_med),
         us(warm_lo),
         us(warm_hi)
+    );
+    println!(
+        "    p90 {:.1} µs; an MCP ping (no upstream) {:.1} µs; a line echoed by cat {:.1} µs",
+        us(p90_med),
+        us(ping_med),
+        us(echo)
     );
     println!(
         "  pipelined throughput          median {:8.0} calls/s (range {:.0}-{:.0})",
