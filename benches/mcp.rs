@@ -463,14 +463,19 @@ impl Session {
         t0.elapsed().as_secs_f64()
     }
 
-    fn peak_rss_kib(&self) -> u64 {
+    /// A `/proc/<pid>/status` figure in KiB (`VmHWM`, `RssFile`, ...).
+    fn status_kib(&self, field: &str) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM")
+            .unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM")
     }
 
     fn close(mut self) {
@@ -500,6 +505,9 @@ struct SessionFigures {
     ping_median: f64,
     warm_median: f64,
     warm_p90: f64,
+    /// RSS after the run, file-backed (code) and anonymous (heap, stacks).
+    file_kib: u64,
+    anon_kib: u64,
     throughput: f64,
     peak_rss_kib: u64,
 }
@@ -526,12 +534,16 @@ fn mcp_session(bin: &str, upstream: SocketAddr) -> SessionFigures {
         .collect();
     let secs = s.pipelined(PIPELINED_CALLS);
     let peak_rss_kib = s.peak_rss_kib();
+    let file_kib = s.status_kib("RssFile");
+    let anon_kib = s.status_kib("RssAnon");
     s.close();
     let warm_median = median(&mut times);
     SessionFigures {
         ping_median: median(&mut pings),
         warm_median,
         warm_p90: times[times.len() * 9 / 10],
+        file_kib,
+        anon_kib,
         throughput: PIPELINED_CALLS as f64 / secs,
         peak_rss_kib,
     }
@@ -588,12 +600,15 @@ fn main() {
     if std::env::var_os("MSGBATCH_BENCH_ONE_SESSION").is_some() {
         let s = mcp_session(&bin, upstream);
         println!(
-            "one session: ping {:.1} µs, warm median {:.1} µs (p90 {:.1}), {:.0} calls/s pipelined, VmHWM {} KiB",
+            "one session: ping {:.1} µs, warm median {:.1} µs (p90 {:.1}), {:.0} calls/s pipelined, \
+             VmHWM {} KiB (now: file {} + anon {} KiB)",
             s.ping_median * 1e6,
             s.warm_median * 1e6,
             s.warm_p90 * 1e6,
             s.throughput,
-            s.peak_rss_kib
+            s.peak_rss_kib,
+            s.file_kib,
+            s.anon_kib
         );
         return;
     }
@@ -629,6 +644,18 @@ fn main() {
     let p90_med = median(&mut sessions.iter().map(|s| s.warm_p90).collect::<Vec<_>>());
     let mut rss: Vec<f64> = sessions.iter().map(|s| s.peak_rss_kib as f64).collect();
     let (rss_lo, rss_med, rss_hi) = spread(&mut rss);
+    let file_med = median(
+        &mut sessions
+            .iter()
+            .map(|s| s.file_kib as f64)
+            .collect::<Vec<_>>(),
+    );
+    let anon_med = median(
+        &mut sessions
+            .iter()
+            .map(|s| s.anon_kib as f64)
+            .collect::<Vec<_>>(),
+    );
     sessions.clear();
 
     let ms = |s: f64| s * 1e3;
@@ -690,6 +717,11 @@ fn main() {
         mib(rss_med),
         mib(rss_lo),
         mib(rss_hi)
+    );
+    println!(
+        "    RSS at the end: {:.1} MiB mapped from files (the binary's code, libc), {:.1} MiB anonymous",
+        mib(file_med),
+        mib(anon_med)
     );
     println!();
     println!(
