@@ -111,8 +111,8 @@ impl BatchServer {
             peer: ctx.peer.clone(),
             token,
         });
-        let work = self.cancel(&id, wait_seconds, progress);
-        self.until_cancelled(&ctx, work).await
+        self.until_cancelled(&ctx, self.cancel(&id, wait_seconds, progress))
+            .await
     }
 
     #[tool(
@@ -190,14 +190,18 @@ impl BatchServer {
         let op = Operation::Cancel(id.as_str());
         let batch = match self.client.cancel(id).await {
             Ok(b) => b,
-            Err(e) => return self.cancel_refused(id, e).await,
+            // Boxed, as the wait below: rare paths, kept out of every call's future (see below).
+            Err(e) => return Box::pin(self.cancel_refused(id, e)).await,
         };
         tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return batch_result(BatchReport::new(batch, Context::Canceled));
         }
         let wait = Duration::from_secs(u64::from(wait_seconds));
-        match wait::until_ended(&self.client, id, batch, wait, progress.as_ref()).await {
+        // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
+        // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
+        let following = wait::until_ended(&self.client, id, batch, wait, progress.as_ref());
+        match Box::pin(following).await {
             Ok(b) => batch_result(BatchReport::new(
                 b,
                 Context::Waited {
