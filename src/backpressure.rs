@@ -20,8 +20,9 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// Calls that may wait for an HTTP slot before stdin is paused: enough that a free slot
-/// always finds a call ready, few enough that the waiting calls stay small in memory.
-pub const MAX_QUEUED: usize = 64;
+/// always finds a call ready, few enough that the waiting calls stay small in memory (each
+/// holds about 9 KiB: rmcp's task and our handler's future).
+pub const MAX_QUEUED: usize = 32;
 /// Bytes read ahead while paused, to notice end of file (about 400 calls' worth).
 const READ_AHEAD: usize = 64 * 1024;
 
