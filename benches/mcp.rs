@@ -38,7 +38,6 @@ const SEQUENTIAL_CALLS: usize = 300;
 const PIPELINED_CALLS: usize = 2_000;
 const DIRECT_CONNECTIONS: usize = 64;
 const DIRECT_REQUESTS_PER_CONNECTION: usize = 500;
-const DIRECT_ROUNDS: usize = 3;
 
 // ---------------------------------------------------------------------------------------------
 // The upstream: answers instantly with a fixed batch that echoes the ID.
@@ -148,67 +147,73 @@ impl DirectClient {
     }
 }
 
-/// `curl` from spawn to answer: (median seconds, peak RSS in KiB).
-fn curl_cold(addr: SocketAddr) -> (Vec<f64>, u64) {
-    let mut times = Vec::new();
-    let mut peak = 0;
-    for i in 0..COLD_RUNS {
-        let id = format!("msgbatch_curl{i:04}");
-        let url = format!("http://{addr}/v1/messages/batches/{id}/cancel");
-        let t0 = Instant::now();
-        let mut child = Command::new("curl")
-            .args(["-sS", "-X", "POST", "-H", "x-api-key: bench", "-H"])
-            .arg("anthropic-version: 2023-06-01")
-            .arg(&url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("curl (is it installed?)");
-        let mut out = Vec::new();
-        child
-            .stdout
-            .take()
-            .expect("stdout")
-            .read_to_end(&mut out)
-            .expect("read curl");
-        let (status, rss) = wait_with_rusage(&mut child);
-        times.push(t0.elapsed().as_secs_f64());
-        assert!(status == 0, "curl failed");
-        assert!(
-            memmem::find(&out, format!("\"id\":\"{id}\"").as_bytes()).is_some(),
-            "curl: {}",
-            String::from_utf8_lossy(&out)
-        );
-        peak = peak.max(rss);
-    }
-    (times, peak)
-}
-
-/// A line echoed through `cat`: the round trip of the pipes alone (seconds, median).
-fn pipe_echo() -> f64 {
-    let mut child = Command::new("cat")
-        .stdin(Stdio::piped())
+/// One `curl` from spawn to answer: (seconds, peak RSS in KiB).
+fn curl_once(addr: SocketAddr, i: usize) -> (f64, u64) {
+    let id = format!("msgbatch_curl{i:04}");
+    let url = format!("http://{addr}/v1/messages/batches/{id}/cancel");
+    let t0 = Instant::now();
+    let mut child = Command::new("curl")
+        .args(["-sS", "-X", "POST", "-H", "x-api-key: bench", "-H"])
+        .arg("anthropic-version: 2023-06-01")
+        .arg(&url)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("cat");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let line = call_line(FIRST_CALL_ID);
-    let mut got = Vec::new();
-    let mut times: Vec<f64> = (0..WARMUP_CALLS + SEQUENTIAL_CALLS)
-        .map(|_| {
-            let t0 = Instant::now();
-            stdin.write_all(line.as_bytes()).expect("write");
-            got.clear();
-            stdout.read_until(b'\n', &mut got).expect("read");
-            assert_eq!(got, line.as_bytes());
-            t0.elapsed().as_secs_f64()
-        })
-        .skip(WARMUP_CALLS)
-        .collect();
-    drop(stdin);
-    child.wait().expect("wait");
-    median(&mut times)
+        .expect("curl (is it installed?)");
+    let mut out = Vec::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_end(&mut out)
+        .expect("read curl");
+    let (status, rss) = wait_with_rusage(&mut child);
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(status == 0, "curl failed");
+    assert!(
+        memmem::find(&out, format!("\"id\":\"{id}\"").as_bytes()).is_some(),
+        "curl: {}",
+        String::from_utf8_lossy(&out)
+    );
+    (secs, rss)
+}
+
+/// `cat`, to time a line's round trip through two pipes and a process that does nothing.
+struct Echo {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    got: Vec<u8>,
+}
+
+impl Echo {
+    fn spawn() -> Self {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cat");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Self {
+            child,
+            stdin,
+            stdout,
+            got: Vec::new(),
+        }
+    }
+
+    fn echo(&mut self, line: &[u8]) {
+        self.stdin.write_all(line).expect("write");
+        self.got.clear();
+        self.stdout.read_until(b'\n', &mut self.got).expect("read");
+        assert_eq!(self.got, line);
+    }
+
+    fn close(mut self) {
+        drop(self.stdin);
+        self.child.wait().expect("wait");
+    }
 }
 
 /// Reaps `child`, answering its exit status and its peak RSS in KiB.
@@ -220,21 +225,6 @@ fn wait_with_rusage(child: &mut Child) -> (i32, u64) {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4");
     (status, usage.ru_maxrss as u64)
-}
-
-fn direct_warm(addr: SocketAddr) -> Vec<f64> {
-    let mut client = DirectClient::connect(addr);
-    for i in 0..WARMUP_CALLS {
-        client.cancel(&format!("msgbatch_warm{i:07}"));
-    }
-    (0..SEQUENTIAL_CALLS)
-        .map(|i| {
-            let id = format!("msgbatch_dseq{i:07}");
-            let t0 = Instant::now();
-            client.cancel(&id);
-            t0.elapsed().as_secs_f64()
-        })
-        .collect()
 }
 
 /// Requests per second over `DIRECT_CONNECTIONS` keep-alive connections, one request at a
@@ -485,67 +475,94 @@ impl Session {
     }
 }
 
-/// Spawn -> initialize answered -> first call answered: (initialize times, first-answer times).
-fn mcp_cold(bin: &str, upstream: SocketAddr) -> (Vec<f64>, Vec<f64>) {
-    let mut init = Vec::new();
-    let mut first = Vec::new();
-    for _ in 0..COLD_RUNS {
-        let t0 = Instant::now();
-        let mut s = Session::spawn(bin, upstream);
-        s.initialize();
-        init.push(t0.elapsed().as_secs_f64());
-        s.call();
-        first.push(t0.elapsed().as_secs_f64());
-        s.close();
-    }
+/// Spawn -> initialize answered -> first call answered (seconds, seconds).
+fn mcp_cold_once(bin: &str, upstream: SocketAddr) -> (f64, f64) {
+    let t0 = Instant::now();
+    let mut s = Session::spawn(bin, upstream);
+    s.initialize();
+    let init = t0.elapsed().as_secs_f64();
+    s.call();
+    let first = t0.elapsed().as_secs_f64();
+    s.close();
     (init, first)
 }
 
+/// What one session measured, and the floors measured between its blocks of calls.
 struct SessionFigures {
-    ping_median: f64,
     warm_median: f64,
     warm_p90: f64,
+    /// The same number of direct requests, in blocks between the calls' blocks.
+    direct_median: f64,
+    /// MCP `ping`s and `cat` echoes, likewise.
+    ping_median: f64,
+    echo_median: f64,
+    throughput: f64,
+    /// `direct_throughput` run just before the session's pipelined calls.
+    direct_rps: f64,
+    peak_rss_kib: u64,
     /// RSS after the run, file-backed (code) and anonymous (heap, stacks).
     file_kib: u64,
     anon_kib: u64,
-    throughput: f64,
-    peak_rss_kib: u64,
 }
 
+/// Calls per block: the sequential calls, direct requests, pings and echoes alternate in blocks
+/// of this size, so that a machine that is busier at one moment (this one is shared) slows
+/// the floor and the server alike, and their difference stays meaningful.
+const BLOCK: usize = 30;
+
 fn mcp_session(bin: &str, upstream: SocketAddr) -> SessionFigures {
+    let mut direct = DirectClient::connect(upstream);
+    let mut echo = Echo::spawn();
+    let echo_line = call_line(FIRST_CALL_ID);
     let mut s = Session::spawn(bin, upstream);
     s.initialize();
-    for _ in 0..WARMUP_CALLS {
+    for i in 0..WARMUP_CALLS {
         s.call();
+        direct.cancel(&format!("msgbatch_warm{i:07}"));
     }
-    let mut pings: Vec<f64> = (1..=SEQUENTIAL_CALLS as u64)
-        .map(|n| {
-            let t0 = Instant::now();
-            s.ping(n);
-            t0.elapsed().as_secs_f64()
-        })
-        .collect();
-    let mut times: Vec<f64> = (0..SEQUENTIAL_CALLS)
-        .map(|_| {
-            let t0 = Instant::now();
-            s.call();
-            t0.elapsed().as_secs_f64()
-        })
-        .collect();
+    let timed = |f: &mut dyn FnMut()| {
+        let t0 = Instant::now();
+        f();
+        t0.elapsed().as_secs_f64()
+    };
+    let (mut calls, mut directs, mut pings, mut echoes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for block in 0..SEQUENTIAL_CALLS / BLOCK {
+        for _ in 0..BLOCK {
+            calls.push(timed(&mut || s.call()));
+        }
+        for i in 0..BLOCK {
+            let id = format!("msgbatch_dseq{:07}", block * BLOCK + i);
+            directs.push(timed(&mut || direct.cancel(&id)));
+        }
+        for i in 0..BLOCK {
+            let n = (block * BLOCK + i + 1) as u64;
+            pings.push(timed(&mut || s.ping(n)));
+        }
+        for _ in 0..BLOCK {
+            echoes.push(timed(&mut || echo.echo(echo_line.as_bytes())));
+        }
+    }
+    echo.close();
+    drop(direct);
+    let direct_rps = direct_throughput(upstream);
     let secs = s.pipelined(PIPELINED_CALLS);
     let peak_rss_kib = s.peak_rss_kib();
     let file_kib = s.status_kib("RssFile");
     let anon_kib = s.status_kib("RssAnon");
     s.close();
-    let warm_median = median(&mut times);
+    let warm_median = median(&mut calls);
     SessionFigures {
-        ping_median: median(&mut pings),
         warm_median,
-        warm_p90: times[times.len() * 9 / 10],
+        warm_p90: calls[calls.len() * 9 / 10],
+        direct_median: median(&mut directs),
+        ping_median: median(&mut pings),
+        echo_median: median(&mut echoes),
+        throughput: PIPELINED_CALLS as f64 / secs,
+        direct_rps,
+        peak_rss_kib,
         file_kib,
         anon_kib,
-        throughput: PIPELINED_CALLS as f64 / secs,
-        peak_rss_kib,
     }
 }
 
@@ -600,12 +617,15 @@ fn main() {
     if std::env::var_os("MSGBATCH_BENCH_ONE_SESSION").is_some() {
         let s = mcp_session(&bin, upstream);
         println!(
-            "one session: ping {:.1} µs, warm median {:.1} µs (p90 {:.1}), {:.0} calls/s pipelined, \
-             VmHWM {} KiB (now: file {} + anon {} KiB)",
-            s.ping_median * 1e6,
+            "one session: call {:.1} µs (p90 {:.1}), direct {:.1} µs, ping {:.1} µs, echo {:.1} µs; \
+             {:.0} calls/s pipelined (direct {:.0}/s); VmHWM {} KiB (now: file {} + anon {} KiB)",
             s.warm_median * 1e6,
             s.warm_p90 * 1e6,
+            s.direct_median * 1e6,
+            s.ping_median * 1e6,
+            s.echo_median * 1e6,
             s.throughput,
+            s.direct_rps,
             s.peak_rss_kib,
             s.file_kib,
             s.anon_kib
@@ -613,49 +633,37 @@ fn main() {
         return;
     }
 
-    // Floors first, then the server, then the floors again: a machine that got busier
-    // in between shows up as a difference between the two floor runs.
-    let (mut curl, curl_rss) = curl_cold(upstream);
-    let mut direct = direct_warm(upstream);
-    let echo = pipe_echo();
-    let mut direct_rps: Vec<f64> = (0..DIRECT_ROUNDS)
-        .map(|_| direct_throughput(upstream))
-        .collect();
-
-    let (mut init, mut first) = mcp_cold(&bin, upstream);
+    // Each figure and its floor are measured alternately (a curl, then a server start; a
+    // block of direct requests, then a block of calls; a direct throughput run, then the
+    // pipelined calls), so that both see the machine in the same state.
+    let (mut curl, mut init, mut first) = (Vec::new(), Vec::new(), Vec::new());
+    let mut curl_rss = 0;
+    for i in 0..COLD_RUNS {
+        let (t, rss) = curl_once(upstream, i);
+        curl.push(t);
+        curl_rss = curl_rss.max(rss);
+        let (a, b) = mcp_cold_once(&bin, upstream);
+        init.push(a);
+        first.push(b);
+    }
     let mut sessions: Vec<SessionFigures> =
         (0..SESSIONS).map(|_| mcp_session(&bin, upstream)).collect();
-
-    let (mut curl2, _) = curl_cold(upstream);
-    curl.append(&mut curl2);
-    direct.extend(direct_warm(upstream));
-    direct_rps.extend((0..DIRECT_ROUNDS).map(|_| direct_throughput(upstream)));
+    let per = |f: fn(&SessionFigures) -> f64| -> Vec<f64> { sessions.iter().map(f).collect() };
 
     let curl_med = median(&mut curl);
-    let direct_med = median(&mut direct);
+    let direct_med = median(&mut per(|s| s.direct_median));
+    let echo = median(&mut per(|s| s.echo_median));
+    let mut direct_rps = per(|s| s.direct_rps);
     let (rps_lo, rps_med, rps_hi) = spread(&mut direct_rps);
     let (init_lo, init_med, init_hi) = spread(&mut init);
     let (first_lo, first_med, first_hi) = spread(&mut first);
-    let (warm_lo, warm_med, warm_hi) =
-        spread(&mut sessions.iter().map(|s| s.warm_median).collect::<Vec<_>>());
-    let (tp_lo, tp_med, tp_hi) =
-        spread(&mut sessions.iter().map(|s| s.throughput).collect::<Vec<_>>());
-    let ping_med = median(&mut sessions.iter().map(|s| s.ping_median).collect::<Vec<_>>());
-    let p90_med = median(&mut sessions.iter().map(|s| s.warm_p90).collect::<Vec<_>>());
-    let mut rss: Vec<f64> = sessions.iter().map(|s| s.peak_rss_kib as f64).collect();
-    let (rss_lo, rss_med, rss_hi) = spread(&mut rss);
-    let file_med = median(
-        &mut sessions
-            .iter()
-            .map(|s| s.file_kib as f64)
-            .collect::<Vec<_>>(),
-    );
-    let anon_med = median(
-        &mut sessions
-            .iter()
-            .map(|s| s.anon_kib as f64)
-            .collect::<Vec<_>>(),
-    );
+    let (warm_lo, warm_med, warm_hi) = spread(&mut per(|s| s.warm_median));
+    let (tp_lo, tp_med, tp_hi) = spread(&mut per(|s| s.throughput));
+    let ping_med = median(&mut per(|s| s.ping_median));
+    let p90_med = median(&mut per(|s| s.warm_p90));
+    let (rss_lo, rss_med, rss_hi) = spread(&mut per(|s| s.peak_rss_kib as f64));
+    let file_med = median(&mut per(|s| s.file_kib as f64));
+    let anon_med = median(&mut per(|s| s.anon_kib as f64));
     sessions.clear();
 
     let ms = |s: f64| s * 1e3;
@@ -663,7 +671,7 @@ fn main() {
     let mib = |k: f64| k / 1024.0;
     let ok = |b: bool| if b { "yes" } else { "NO" };
 
-    println!("floor (same upstream, no MCP; before and after the server runs)");
+    println!("floor (same upstream, no MCP; measured alternately with the server)");
     println!(
         "  curl spawn -> answer          median {:8.2} ms   ({} runs; peak RSS {:.1} MiB)",
         ms(curl_med),
@@ -671,9 +679,8 @@ fn main() {
         mib(curl_rss as f64)
     );
     println!(
-        "  direct warm request           median {:8.1} µs   ({} sequential, keep-alive)",
+        "  direct warm request           median {:8.1} µs   (median of {SESSIONS} sessions' medians of {SEQUENTIAL_CALLS}, keep-alive)",
         us(direct_med),
-        direct.len()
     );
     println!(
         "  direct throughput             median {:8.0} req/s ({DIRECT_CONNECTIONS} connections; range {rps_lo:.0}-{rps_hi:.0})",
