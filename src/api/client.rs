@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 
 use super::batch_id::BatchId;
 use super::error::{ApiError, truncate};
+use super::http::Http;
 use super::retry;
 use super::types::{BatchPage, ListParams, MessageBatch};
 use crate::backpressure::Backlog;
@@ -32,7 +33,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Largest error body we read; the rest is ignored.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Bound on establishing one connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Requests in flight at once (and so, at most, connections kept to the upstream). 16 keeps a
 /// single-threaded server busy even against an upstream that answers in microseconds, and each
 /// connection costs about 40 KiB of buffers: 32 measured 1.1 MiB more peak RSS for no more
@@ -47,7 +48,7 @@ pub struct BatchesClient {
 
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
+    http: Http,
     base_url: String,
     /// The base URL, parsed once: each request's URL is this plus path segments. Parsing the
     /// whole URL again per request cost about 20,000 instructions (the host goes through IDNA
@@ -64,13 +65,15 @@ struct Inner {
 
 impl BatchesClient {
     /// Builds the client. This cannot fail: a setting that forbids requests (or a TLS set-up
-    /// that failed) is kept as the error every call will answer with.
+    /// that failed) is kept as the error every call will answer with. For an https base URL
+    /// the TLS set-up finishes in the background (see [`super::http`]); if it fails, calls
+    /// answer with that.
     pub fn new(config: &Config) -> Self {
-        let http = build_http(config);
-        let key = match (&config.key, http.as_ref()) {
+        let http = Http::start(config);
+        let key = match (&config.key, http.failed()) {
             (Err(e), _) => Err(ApiError::Config(e.clone())),
-            (_, Err(e)) => Err(e.clone()),
-            (Ok(k), Ok(_)) => match HeaderValue::from_str(k.expose()) {
+            (_, Some(e)) => Err(e),
+            (Ok(k), None) => match HeaderValue::from_str(k.expose()) {
                 Ok(mut v) => {
                     v.set_sensitive(true);
                     Ok(v)
@@ -80,8 +83,7 @@ impl BatchesClient {
         };
         Self {
             inner: Arc::new(Inner {
-                // A client that could not be built is never used: `key` then holds the error.
-                http: http.unwrap_or_default(),
+                http,
                 base_url: config.base_url.clone(),
                 // Checked by `Config`: when it does not parse, `key` holds why.
                 base: Url::parse(&config.base_url).ok(),
@@ -172,6 +174,7 @@ impl BatchesClient {
     ) -> Result<T, ApiError> {
         let inner = &*self.inner;
         let key = inner.key.as_ref().map_err(Clone::clone)?;
+        let http = inner.http.get().await?;
         let Some(mut url) = inner.base.clone() else {
             return Err(ApiError::Config(ConfigError::BadUrl {
                 url: inner.base_url.clone(),
@@ -200,8 +203,7 @@ impl BatchesClient {
                     let _queued = inner.backlog.enter();
                     inner.permits.acquire().await
                 };
-                let mut request = inner
-                    .http
+                let mut request = http
                     .request(method.clone(), url.clone())
                     .header("anthropic-version", ANTHROPIC_VERSION)
                     .header("x-api-key", key.clone())
@@ -397,30 +399,10 @@ fn describe_decode_error(body: &[u8], e: &serde_json::Error) -> String {
 }
 
 /// The innermost error's text (e.g. "Connection refused (os error 111)").
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;
     }
     truncate(&cur.to_string(), 300)
-}
-
-/// Builds the process's HTTP client. Only an https base URL loads the platform's CA roots.
-fn build_http(config: &Config) -> Result<reqwest::Client, ApiError> {
-    // Any crypto provider another part of the process installed first is just as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("msgbatch-mcp/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(CONNECT_TIMEOUT)
-        .pool_max_idle_per_host(MAX_IN_FLIGHT)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .tcp_nodelay(true)
-        .redirect(reqwest::redirect::Policy::none());
-    if !config.base_url.starts_with("https:") {
-        builder = builder.tls_certs_only(Vec::new());
-    }
-    builder.build().map_err(|e| ApiError::Transport {
-        base_url: config.base_url.clone(),
-        detail: format!("could not set up the HTTP client: {}", root_cause(&e)),
-    })
 }

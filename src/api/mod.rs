@@ -3,6 +3,7 @@
 pub mod batch_id;
 pub mod client;
 pub mod error;
+pub mod http;
 pub mod retry;
 pub mod types;
 

@@ -1,0 +1,117 @@
+//! The process's one `reqwest::Client`, built off the start-up path when that is slow.
+//!
+//! For an https base URL, building the client loads the platform's CA roots: rustls's platform
+//! verifier reads and parses every certificate under /etc/ssl/certs, eagerly, when the client is
+//! built (about 3 ms here, which was half of spawn -> `initialize` answered). So for https the
+//! client is built on a short-lived thread while the main thread answers `initialize`; the
+//! first request waits for it if it is not ready yet (an agent's first call comes much later).
+//! An http base URL loads no roots (`tls_certs_only` with none), and is built at once.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::client::{CONNECT_TIMEOUT, MAX_IN_FLIGHT, root_cause};
+use super::error::ApiError;
+use crate::config::Config;
+
+/// The client, or why it could not be built, once it is.
+type Built = Option<Result<reqwest::Client, ApiError>>;
+
+/// A handle on the HTTP client being built.
+#[derive(Debug, Clone)]
+pub struct Http {
+    built: watch::Receiver<Built>,
+    base_url: String,
+}
+
+impl Http {
+    /// Starts building the client for `config` (see the module doc).
+    pub fn start(config: &Config) -> Self {
+        let (tx, built) = watch::channel(None);
+        if config.base_url.starts_with("https:") {
+            let config = config.clone();
+            let build = move || tx.send_replace(Some(build(&config)));
+            // If no thread can be started, build here: slower to start, but the same client.
+            if let Err(e) = std::thread::Builder::new()
+                .name("http-client".to_owned())
+                .spawn(build.clone())
+            {
+                tracing::debug!("building the HTTP client inline: {e}");
+                build();
+            }
+        } else {
+            tx.send_replace(Some(build(config)));
+        }
+        Self {
+            built,
+            base_url: config.base_url.clone(),
+        }
+    }
+
+    /// The client once built, or why it could not be: answers at once unless it is still being
+    /// built.
+    pub async fn get(&self) -> Result<reqwest::Client, ApiError> {
+        let mut built = self.built.clone();
+        // An error here means the builder thread ended without a result: it panicked.
+        let built = built.wait_for(Option::is_some).await.ok();
+        match built.as_deref() {
+            Some(Some(result)) => result.clone(),
+            _ => Err(ApiError::Transport {
+                base_url: self.base_url.clone(),
+                detail: "could not set up the HTTP client".to_owned(),
+            }),
+        }
+    }
+
+    /// Why no client can be built, if that is known already.
+    pub fn failed(&self) -> Option<ApiError> {
+        match &*self.built.borrow() {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Builds the process's HTTP client. Only an https base URL loads the platform's CA roots.
+fn build(config: &Config) -> Result<reqwest::Client, ApiError> {
+    // Any crypto provider another part of the process installed first is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("msgbatch-mcp/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_max_idle_per_host(MAX_IN_FLIGHT)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none());
+    if !config.base_url.starts_with("https:") {
+        builder = builder.tls_certs_only(Vec::new());
+    }
+    builder.build().map_err(|e| ApiError::Transport {
+        base_url: config.base_url.clone(),
+        detail: format!("could not set up the HTTP client: {}", root_cause(&e)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ApiSettings;
+
+    #[tokio::test]
+    async fn http_and_https_clients_are_built() {
+        for url in ["http://127.0.0.1:9/v1", "https://api.anthropic.com/v1"] {
+            let settings = ApiSettings {
+                api_url: url.to_owned(),
+                api_key: Some(crate::secret::ApiKey::new("k")),
+                ..ApiSettings::default()
+            };
+            let http = Http::start(&settings.resolve());
+            // A machine without CA roots cannot build the https client; it must say so.
+            match http.get().await {
+                Ok(_) => assert!(http.failed().is_none()),
+                Err(e) => assert!(e.to_string().contains("HTTP client"), "{e}"),
+            }
+        }
+    }
+}
