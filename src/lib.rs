@@ -7,8 +7,10 @@
 //! - [`server`]: the MCP surface (tools, notes, error advice);
 //! - [`serve`], [`shutdown`], [`logging`]: serving on stdio, stopping promptly, logs on stderr;
 //! - [`backpressure`]: pausing stdin while the upstream is saturated, so memory stays bounded;
+//!   [`answers`]: answers leave as bytes through one drain task, whatever the client's pace;
 //! - [`skill`]: installing the Agent Skill for Claude Code.
 
+pub mod answers;
 pub mod api;
 pub mod backpressure;
 pub mod config;

@@ -4,11 +4,15 @@ use rmcp::ServiceExt;
 use rmcp::transport::io::stdio_pipes;
 use tokio_util::sync::CancellationToken;
 
+use crate::answers::Answers;
 use crate::api::BatchesClient;
 use crate::backpressure::Throttled;
 use crate::config::Config;
 use crate::server::BatchServer;
 use crate::shutdown::{self, EofSignal};
+
+/// How long, at the end, answers may take to reach a client that is slow to read them.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why serving stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,7 @@ pub async fn stdio(config: Config) -> Result<(), ServeError> {
     let server = BatchServer::new(client, config.max_retries).with_shutdown(shutdown.clone());
     let (stdin, stdout) = stdio_pipes();
     let stdin = Throttled::new(stdin, backlog);
+    let (stdout, drained) = Answers::new(stdout);
     let transport = (EofSignal::new(stdin, shutdown.clone()), stdout);
     let running = tokio::select! {
         started = server.serve(transport) => match started {
@@ -52,9 +57,12 @@ pub async fn stdio(config: Config) -> Result<(), ServeError> {
     }
     // Tool calls see `shutdown` and end at once; then the serve loop closes.
     service_token.cancel();
-    running
+    let ended = running
         .waiting()
         .await
         .map(|reason| tracing::debug!(?reason, "MCP session ended"))
-        .map_err(|e| ServeError::Run(e.to_string()))
+        .map_err(|e| ServeError::Run(e.to_string()));
+    // Answers already written reach stdout, unless the client stopped reading it.
+    let _ = tokio::time::timeout(DRAIN_LIMIT, drained.wait()).await;
+    ended
 }
