@@ -29,6 +29,7 @@ use axum::extract::Path;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use memchr::memmem;
 
 const COLD_RUNS: usize = 20;
@@ -70,6 +71,10 @@ fn start_upstream() -> SocketAddr {
                 .expect("bind");
             tx.send(listener.local_addr().expect("addr")).expect("send");
             let app = Router::new().route("/v1/messages/batches/{id}/cancel", post(cancel));
+            // As any production HTTP server does: no Nagle delay on answers.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app).await.expect("serve");
         });
     });
