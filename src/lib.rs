@@ -12,3 +12,4 @@
 pub mod api;
 pub mod config;
 pub mod secret;
+pub mod simulator;
