@@ -6,13 +6,17 @@
 //! - [`api`]: the HTTP client for the Batches API (types, IDs, errors, retries);
 //! - [`server`]: the MCP surface (tools, notes, error advice);
 //! - [`serve`], [`shutdown`], [`logging`]: serving on stdio, stopping promptly, logs on stderr;
+//! - [`simulator`]: the in-memory Batches API used offline, in the demo and in tests;
+//! - [`demo`]: the end-to-end demonstration;
 //! - [`skill`]: installing the Agent Skill for Claude Code.
 
 pub mod api;
 pub mod config;
+pub mod demo;
 pub mod logging;
 pub mod secret;
 pub mod serve;
 pub mod server;
 pub mod shutdown;
+pub mod simulator;
 pub mod skill;
