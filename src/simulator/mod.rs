@@ -8,7 +8,7 @@
 //! - [`SANDBOX_PREFIX`], the sandbox mock's layout and this crate's default base URL;
 //! - [`V1_PREFIX`], what the official SDKs send when their base URL is `http://127.0.0.1:8080`.
 //!
-//! A batch's life is computed from the clock each time it is looked at (see [`store`]); there
+//! A batch's life is computed from the clock each time it is looked at (see `store.rs`); there
 //! are no background tasks, so an idle simulator costs nothing and every answer is a pure
 //! function of what was asked and when.
 //!
