@@ -29,7 +29,7 @@ pub async fn stdio(config: Config) -> Result<(), ServeError> {
         }
     }
     let shutdown = CancellationToken::new();
-    let server = BatchServer::new(client, config.max_retries).with_shutdown(shutdown.clone());
+    let server = BatchServer::new(client).with_shutdown(shutdown.clone());
     let (stdin, stdout) = stdio_pipes();
     let transport = (EofSignal::new(stdin, shutdown.clone()), stdout);
     let running = tokio::select! {

@@ -162,7 +162,7 @@ impl BatchesClient {
                 None => inner.timeout,
             };
             if attempt_timeout.is_zero() {
-                return Err(self.timeout_error());
+                return Err(self.timeout_error().after_attempts(retry.max(1)));
             }
             let started = Instant::now();
             let outcome = {
@@ -179,12 +179,7 @@ impl BatchesClient {
                 }
                 match request.send().await {
                     Ok(response) => self.read_answer::<T>(response, expected).await,
-                    Err(e) => Attempt::Failed {
-                        error: self.transport_error(&e),
-                        retryable: true,
-                        headers: None,
-                        status: None,
-                    },
+                    Err(e) => Attempt::retry(self.transport_error(&e), None),
                 }
             };
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -201,6 +196,7 @@ impl BatchesClient {
                 } => (error, retryable, headers, status),
             };
             tracing::debug!(%method, path, attempt = retry + 1, status, elapsed_ms, error = %error, "request");
+            let error = error.after_attempts(retry + 1);
             if !retryable || retry >= inner.max_retries {
                 return Err(error);
             }
@@ -262,7 +258,7 @@ impl BatchesClient {
             Err(ReadError::Http(e)) => return Attempt::retry(self.transport_error(&e), None),
         };
         Attempt::Failed {
-            error: ApiError::from_answer(status.as_u16(), request_id, &body),
+            error: ApiError::from_answer(status.as_u16(), request_id, &content_type, &body),
             retryable,
             headers: Some(headers),
             status: Some(status.as_u16()),
@@ -273,6 +269,7 @@ impl BatchesClient {
         ApiError::Timeout {
             base_url: self.inner.base_url.clone(),
             secs: self.inner.timeout.as_secs(),
+            attempts: 1,
         }
     }
 

@@ -56,7 +56,6 @@ after_id = last_id.";
 #[derive(Debug, Clone)]
 pub struct BatchServer {
     client: BatchesClient,
-    max_retries: u32,
     /// Cancelled when the process is shutting down: every call in flight ends at once.
     shutdown: CancellationToken,
     tool_router: ToolRouter<Self>,
@@ -64,10 +63,9 @@ pub struct BatchServer {
 
 #[tool_router]
 impl BatchServer {
-    pub fn new(client: BatchesClient, max_retries: u32) -> Self {
+    pub fn new(client: BatchesClient) -> Self {
         Self {
             client,
-            max_retries,
             shutdown: CancellationToken::new(),
             tool_router: Self::tool_router(),
         }
@@ -207,7 +205,7 @@ impl BatchServer {
             Err(e) => error_result(format!(
                 "The cancel was accepted (the batch is canceling), but following it failed. {} \
                  Call get_message_batch to see where it is now.",
-                advice::explain(op, &e, self.max_retries)
+                advice::explain(op, &e)
             )),
         }
     }
@@ -259,7 +257,7 @@ impl BatchServer {
 
     fn api_error(&self, op: Operation<'_>, error: &ApiError) -> CallToolResult {
         tracing::warn!(error = %error, "API call failed");
-        error_result(advice::explain(op, error, self.max_retries))
+        error_result(advice::explain(op, error))
     }
 }
 
@@ -370,10 +368,9 @@ mod tests {
 
     #[test]
     fn tools_declare_names_annotations_and_output_schemas() {
-        let server = BatchServer::new(
-            BatchesClient::new(&crate::config::ApiSettings::default().resolve()),
-            2,
-        );
+        let server = BatchServer::new(BatchesClient::new(
+            &crate::config::ApiSettings::default().resolve(),
+        ));
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
         assert_eq!(names.len(), 3, "{names:?}");
