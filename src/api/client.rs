@@ -165,7 +165,9 @@ impl BatchesClient {
                 return Err(self.timeout_error().after_attempts(retry.max(1)));
             }
             let started = Instant::now();
-            let outcome = {
+            // The attempt's bound covers the wait for a permit too: with hundreds of calls
+            // queued behind a hanging upstream, each call still ends within its own bound.
+            let attempt = async {
                 // Closed only if the semaphore is dropped, which cannot happen while `self` lives.
                 let _permit = inner.permits.acquire().await;
                 let mut request = inner
@@ -181,6 +183,10 @@ impl BatchesClient {
                     Ok(response) => self.read_answer::<T>(response, expected).await,
                     Err(e) => Attempt::retry(self.transport_error(&e), None),
                 }
+            };
+            let outcome = match tokio::time::timeout(attempt_timeout, attempt).await {
+                Ok(outcome) => outcome,
+                Err(_) => Attempt::retry(self.timeout_error(), None),
             };
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             let (error, retryable, headers, status) = match outcome {
@@ -388,4 +394,57 @@ fn build_http(config: &Config) -> Result<reqwest::Client, ApiError> {
         base_url: config.base_url.clone(),
         detail: format!("could not set up the HTTP client: {}", root_cause(&e)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ApiSettings;
+
+    /// A loopback server that accepts connections and never answers.
+    fn silent_upstream() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                held.push(conn);
+            }
+        });
+        url
+    }
+
+    /// With every permit held by a hanging request, a call queued behind them still ends within
+    /// its own bound (one attempt's timeout), not after theirs plus its own. Runs on tokio's
+    /// paused clock, so the bound is exact and does not depend on the machine's speed.
+    #[tokio::test(start_paused = true)]
+    async fn the_attempt_bound_covers_waiting_for_a_permit() {
+        let config = ApiSettings {
+            api_url: silent_upstream(),
+            timeout_secs: 10,
+            max_retries: 0,
+            ..ApiSettings::default()
+        }
+        .resolve();
+        let client = BatchesClient::new(&config);
+        let id = BatchId::parse("msgbatch_x").unwrap();
+        let started = tokio::time::Instant::now();
+        let calls = (0..MAX_IN_FLIGHT + 8).map(|_| {
+            let client = client.clone();
+            let id = id.clone();
+            async move { client.retrieve(&id).await }
+        });
+        let results = futures::future::join_all(calls).await;
+        for r in &results {
+            assert!(
+                matches!(r, Err(ApiError::Timeout { attempts: 1, .. })),
+                "{r:?}"
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
