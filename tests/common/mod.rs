@@ -251,6 +251,13 @@ impl RawServer {
         stdin.flush().await.expect("flush");
     }
 
+    /// Writes bytes as they are (no newline added): for invalid UTF-8.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).await.expect("write");
+        stdin.flush().await.expect("flush");
+    }
+
     pub async fn send(&mut self, message: &Value) {
         self.send_line(&message.to_string()).await;
     }
