@@ -346,3 +346,47 @@ async fn a_failed_tls_handshake_names_the_url() {
     assert!(is_error(&r));
     assert!(t.contains(&url), "{t}");
 }
+
+/// A refused cancel is followed by a fetch of the batch, to say whether it already ended; that
+/// fetch shares the call's bound (attempts x timeout + backoff) instead of getting its own.
+/// Here the cancel's two 409s use 1.4 s of the 2.5 s bound, so the hanging fetch gets one
+/// attempt, not two, and the person reads the cancel's own error.
+#[tokio::test]
+async fn a_refused_cancel_follow_up_stays_within_the_calls_bound() {
+    let up = MockServer::start().await;
+    Mock::given(path(CANCEL))
+        .respond_with(
+            api_error(409, "conflict_error", "conflict").insert_header("retry-after-ms", "1400"),
+        )
+        .mount(&up)
+        .await;
+    Mock::given(path(RETRIEVE))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(batch_json(ID, "ended"))
+                .set_delay(Duration::from_secs(60)),
+        )
+        .mount(&up)
+        .await;
+    let (client, _) = spawn(
+        &base(&up),
+        &[
+            ("MSGBATCH_TIMEOUT_SECS", "1"),
+            ("MSGBATCH_MAX_RETRIES", "1"),
+        ],
+    )
+    .await;
+    let r = cancel(&client).await;
+    let t = text(&r);
+    assert!(is_error(&r));
+    assert!(t.contains("HTTP 409 conflict_error"), "{t}");
+    assert!(t.contains("2 attempts"), "{t}");
+    let seen = up.received_requests().await.unwrap();
+    let cancels = seen.iter().filter(|q| q.method.as_str() == "POST").count();
+    let fetches = seen.iter().filter(|q| q.method.as_str() == "GET").count();
+    assert_eq!(cancels, 2);
+    assert!(
+        fetches <= 1,
+        "{fetches} fetches: the follow-up ran past the call's bound"
+    );
+}

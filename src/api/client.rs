@@ -96,7 +96,8 @@ impl BatchesClient {
         self.inner.key.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
-    /// The longest one call can take: every attempt timing out, with the longest waits between.
+    /// The longest one call can take: every attempt timing out, with the longest backoffs
+    /// between (a server-asked wait, up to 60 s, can stretch it further).
     pub fn worst_case(&self) -> Duration {
         let attempts = self.inner.max_retries + 1;
         let backoff: Duration = (0..self.inner.max_retries)

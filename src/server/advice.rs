@@ -131,6 +131,10 @@ fn status_advice(op: Operation<'_>, status: u16, error: &ApiError) -> String {
             "the API is failing ({what}; {tried}). Try again later.{}",
             op.maybe_applied()
         ),
+        // 408 and 409 are retried too: say so when they were.
+        _ if error.attempts().unwrap_or(1) > 1 => {
+            format!("the API refused the request ({what}; {tried}).")
+        }
         _ => format!("the API refused the request ({what})."),
     }
 }

@@ -15,7 +15,7 @@ pub mod report;
 pub mod wait;
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -186,9 +186,11 @@ impl BatchServer {
         progress: Option<Progress>,
     ) -> CallToolResult {
         let op = Operation::Cancel(id.as_str());
+        // The whole call, follow-up included, stays within one call's worst case.
+        let deadline = Instant::now() + self.client.worst_case();
         let batch = match self.client.cancel(id).await {
             Ok(b) => b,
-            Err(e) => return self.cancel_refused(id, e).await,
+            Err(e) => return self.cancel_refused(id, e, deadline).await,
         };
         tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
@@ -212,11 +214,18 @@ impl BatchServer {
 
     /// A cancel the API refused. A 400 or 409 usually means the batch has already ended: fetch
     /// it and say so plainly, with its final counts, rather than echo the API's terse message.
-    async fn cancel_refused(&self, id: &BatchId, error: ApiError) -> CallToolResult {
+    /// The fetch gives up at `deadline` (the call's own bound): it only improves the message,
+    /// so it must not double the time the call can take.
+    async fn cancel_refused(
+        &self,
+        id: &BatchId,
+        error: ApiError,
+        deadline: Instant,
+    ) -> CallToolResult {
         let op = Operation::Cancel(id.as_str());
         let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
-        if too_late && let Ok(batch) = self.client.retrieve(id).await {
+        if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
             match batch.processing_status {
                 ProcessingStatus::Ended => {
                     let report = BatchReport::new(batch, Context::Get);
