@@ -185,7 +185,6 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        let op = Operation::Cancel(id.as_str());
         // The whole call, follow-up included, stays within one call's worst case.
         let deadline = Instant::now() + self.client.worst_case();
         let batch = match self.client.cancel(id).await {
@@ -204,10 +203,12 @@ impl BatchServer {
                     seconds: wait_seconds,
                 },
             )),
+            // The cancel itself was accepted: explain the failed poll as the fetch it was,
+            // not as a cancel that "may or may not have reached the API".
             Err(e) => error_result(format!(
                 "The cancel was accepted (the batch is canceling), but following it failed. {} \
                  Call get_message_batch to see where it is now.",
-                advice::explain(op, &e)
+                advice::explain(Operation::Get(id.as_str()), &e)
             )),
         }
     }
