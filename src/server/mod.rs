@@ -15,8 +15,10 @@ pub mod report;
 pub mod wait;
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt as _;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -261,7 +263,7 @@ impl BatchServer {
             () = self.shutdown.cancelled() => {
                 error_result("The server is shutting down; the call was cut short.".to_owned())
             }
-            result = work => result,
+            result = answer_even_on_panic(work) => result,
         }
     }
 
@@ -334,6 +336,29 @@ fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     }
 }
 
+/// Runs a tool's work, turning a panic (a bug) into an `isError` result, so that the call is
+/// answered instead of leaving the client waiting forever. The panic's own message goes where
+/// Rust's default hook puts it, stderr: never stdout, which carries only the protocol.
+async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> CallToolResult {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a tool call panicked");
+            error_result(
+                "Internal error in msgbatch-mcp while handling this call (a bug: please report \
+                 it with the server's log). The server is still running; if this was a cancel, \
+                 check the batch with get_message_batch."
+                    .to_owned(),
+            )
+        }
+    }
+}
+
 fn error_result(text: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
@@ -341,6 +366,17 @@ fn error_result(text: String) -> CallToolResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_call_is_answered_with_an_error() {
+        let r = answer_even_on_panic(async { panic!("boom") }).await;
+        assert_eq!(r.is_error, Some(true));
+        let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap();
+        assert!(text.starts_with("Internal error"), "{text}");
+        assert!(!text.contains("boom"), "{text}");
+        let ok = answer_even_on_panic(async { error_result("fine".into()) }).await;
+        assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
+    }
 
     #[test]
     fn list_query_defaults_and_bounds() {
