@@ -6,11 +6,13 @@
 //! - [`api`]: the HTTP client for the Batches API (types, IDs, errors, retries);
 //! - [`server`]: the MCP surface (tools, notes, error advice);
 //! - [`serve`], [`shutdown`], [`logging`]: serving on stdio, stopping promptly, logs on stderr;
+//! - [`backpressure`]: pausing stdin while the upstream is saturated, so memory stays bounded;
 //! - [`simulator`]: the in-memory Batches API used offline, in the demo and in tests;
 //! - [`demo`]: the end-to-end demonstration;
 //! - [`skill`]: installing the Agent Skill for Claude Code.
 
 pub mod api;
+pub mod backpressure;
 pub mod config;
 pub mod demo;
 pub mod logging;

@@ -5,6 +5,7 @@ use rmcp::transport::io::stdio_pipes;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::BatchesClient;
+use crate::backpressure::Throttled;
 use crate::config::Config;
 use crate::server::BatchServer;
 use crate::shutdown::{self, EofSignal};
@@ -29,8 +30,10 @@ pub async fn stdio(config: Config) -> Result<(), ServeError> {
         }
     }
     let shutdown = CancellationToken::new();
+    let backlog = client.backlog();
     let server = BatchServer::new(client).with_shutdown(shutdown.clone());
     let (stdin, stdout) = stdio_pipes();
+    let stdin = Throttled::new(stdin, backlog);
     let transport = (EofSignal::new(stdin, shutdown.clone()), stdout);
     let running = tokio::select! {
         started = server.serve(transport) => match started {

@@ -111,8 +111,8 @@ impl BatchServer {
             peer: ctx.peer.clone(),
             token,
         });
-        let work = self.cancel(&id, wait_seconds, progress);
-        self.until_cancelled(&ctx, work).await
+        self.until_cancelled(&ctx, self.cancel(&id, wait_seconds, progress))
+            .await
     }
 
     #[tool(
@@ -191,14 +191,18 @@ impl BatchServer {
         let deadline = Instant::now() + self.client.worst_case();
         let batch = match self.client.cancel(id).await {
             Ok(b) => b,
-            Err(e) => return self.cancel_refused(id, e, deadline).await,
+            // Boxed, as the wait below: rare paths, kept out of every call's future (see below).
+            Err(e) => return Box::pin(self.cancel_refused(id, e, deadline)).await,
         };
         tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return batch_result(BatchReport::new(batch, Context::Canceled));
         }
         let wait = Duration::from_secs(u64::from(wait_seconds));
-        match wait::until_ended(&self.client, id, batch, wait, progress.as_ref()).await {
+        // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
+        // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
+        let following = wait::until_ended(&self.client, id, batch, wait, progress.as_ref());
+        match Box::pin(following).await {
             Ok(b) => batch_result(BatchReport::new(
                 b,
                 Context::Waited {
@@ -325,11 +329,14 @@ fn batch_result(report: BatchReport) -> CallToolResult {
 
 /// Structured content plus a readable text block (not the JSON again: the text is for people
 /// and text-only clients, the structure for programs).
+///
+/// Built from `success` rather than `CallToolResult::structured`, which would first render the
+/// whole value as JSON text for a content block that we replace at once.
 fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     match serde_json::to_value(value) {
         Ok(v) => {
-            let mut result = CallToolResult::structured(v);
-            result.content = vec![ContentBlock::text(text)];
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(v);
             result
         }
         Err(e) => error_result(format!("Internal error while preparing the answer: {e}")),
