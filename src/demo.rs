@@ -83,7 +83,10 @@ pub async fn run(args: &DemoArgs) -> Result<(), DemoError> {
     .map_err(DemoError::Simulator)?;
 
     println!("msgbatch-mcp demo: stopping a Message Batch through MCP, offline\n");
-    println!("  simulator  Message Batches API at {} (in this process)", sim.base_url());
+    println!(
+        "  simulator  Message Batches API at {} (in this process)",
+        sim.base_url()
+    );
 
     let live = std::io::stderr().is_terminal();
     let bar = ProgressBar::hidden();
@@ -95,7 +98,8 @@ pub async fn run(args: &DemoArgs) -> Result<(), DemoError> {
     let outcome = converse(&client, &agent, args.wait_seconds).await;
     // Closing stdin is how MCP clients stop a stdio server.
     let _ = client.cancel().await;
-    sim.shutdown().await;
+    // The demo is over either way; a slow simulator shutdown changes nothing it showed.
+    let _ = sim.shutdown().await;
     outcome
 }
 
@@ -120,7 +124,7 @@ async fn spawn_server(
         .await
         .map_err(|e| DemoError::Spawn(e.to_string()))?;
     println!(
-        "  server     {} spawned as an MCP stdio server, MSGBATCH_API_URL set to the simulator\n",
+        "  server     {} spawned as an MCP stdio server, MSGBATCH_API_URL set to the simulator",
         exe.display()
     );
     Ok(client)
@@ -176,7 +180,9 @@ async fn converse(
         &format!("The agent cancels {id} and waits up to {wait_seconds} s for it to end"),
     );
     if agent.live {
-        agent.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        agent
+            .bar
+            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
         agent.bar.set_style(
             ProgressStyle::with_template("    {bar:40} {pos}/{len} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -193,7 +199,12 @@ async fn converse(
     expect_status(&canceled, "ended")?;
 
     step(5, "The person asks again; the batch has already ended");
-    let again = call(client, "cancel_message_batch", json!({ "message_batch_id": id })).await?;
+    let again = call(
+        client,
+        "cancel_message_batch",
+        json!({ "message_batch_id": id }),
+    )
+    .await?;
     if again.is_error != Some(true) {
         return Err(DemoError::Unexpected(
             "a second cancel of an ended batch should be refused".into(),

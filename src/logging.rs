@@ -8,10 +8,14 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the stderr subscriber. Safe to call twice (the second call does nothing).
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("msgbatch_mcp=info,warn"));
+/// The filter when `RUST_LOG` is not set.
+pub const DEFAULT_FILTER: &str = "msgbatch_mcp=info,warn";
+
+/// Installs the stderr subscriber, filtered by `RUST_LOG` or else by `default_filter`. Safe to
+/// call twice (the second call does nothing).
+pub fn init(default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

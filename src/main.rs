@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use msgbatch_mcp::config::ApiSettings;
-use msgbatch_mcp::{logging, serve, skill};
+use msgbatch_mcp::{demo, logging, serve, shutdown, simulator, skill};
 
 const AFTER_HELP: &str = "\
 With no command, serves MCP on stdio. Add it to Claude Code with:
@@ -29,13 +29,22 @@ struct Cli {
 enum Command {
     /// Serve MCP on stdio (the default).
     Serve,
+    /// Serve the embedded Message Batches API simulator (what the default URL expects).
+    Mock(simulator::SimArgs),
+    /// Run the whole job end to end, offline: simulator, server and an agent.
+    Demo(demo::DemoArgs),
     /// Install the Agent Skill for Claude Code (~/.claude/skills/cancel-message-batch/SKILL.md).
     InstallSkill(skill::InstallSkillArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    // The demo prints its own story on stdout; only problems belong on stderr.
+    logging::init(if matches!(cli.command, Some(Command::Demo(_))) {
+        "warn"
+    } else {
+        logging::DEFAULT_FILTER
+    });
     if let Some(Command::InstallSkill(args)) = &cli.command {
         return match skill::install(args) {
             Ok(path) => {
@@ -63,6 +72,8 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => report(serve::stdio(cli.api.resolve()).await),
+            Command::Mock(args) => report(mock(&args).await),
+            Command::Demo(args) => report(demo::run(&args).await),
             Command::InstallSkill(_) => ExitCode::SUCCESS,
         }
     });
@@ -70,6 +81,30 @@ fn main() -> ExitCode {
     // do not let it hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
     code
+}
+
+/// `msgbatch-mcp mock`: the simulator in the foreground until Ctrl-C or SIGTERM.
+async fn mock(args: &simulator::SimArgs) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}: {e}. Is a simulator already running there? \
+                 Pick another address with --listen 127.0.0.1:0 (any free port).",
+                args.listen
+            )
+        })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "Message Batches API simulator on http://{addr}\n  \
+         MSGBATCH_API_URL=http://{addr}{}\n  \
+         official SDKs: base URL http://{addr} (paths under {})\nCtrl-C stops it.",
+        simulator::SANDBOX_PREFIX,
+        simulator::V1_PREFIX
+    );
+    simulator::serve(listener, args.into(), shutdown::signal())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn report<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {

@@ -35,7 +35,7 @@ pub async fn stdio(config: Config) -> Result<(), ServeError> {
     }
     let shutdown = CancellationToken::new();
     let backlog = client.backlog();
-    let server = BatchServer::new(client, config.max_retries).with_shutdown(shutdown.clone());
+    let server = BatchServer::new(client).with_shutdown(shutdown.clone());
     let (stdin, stdout) = stdio_pipes();
     let stdin = Throttled::new(stdin, backlog);
     let (stdout, drained) = Answers::new(stdout);

@@ -21,7 +21,7 @@ fn demo_cancels_a_batch_end_to_end_offline() {
         "progress: canceling",
         "progress: ",
         "The cancel is complete",
-        "is ended.",
+        "has ended.",
         "has already ended, so there is nothing to cancel",
     ] {
         assert!(

@@ -41,10 +41,12 @@ async fn manifest_skill_and_server_name_the_same_tools() {
     }
     // Any tool-looking name the skill mentions must exist.
     for word in SKILL.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-        if word.ends_with("_message_batch") || word.ends_with("_message_batches") {
+        // `mcp__msgbatch__cancel_message_batch` is how Claude Code shows a tool.
+        let tool = word.rsplit("__").next().unwrap_or(word);
+        if tool.ends_with("_message_batch") || tool.ends_with("_message_batches") {
             assert!(
-                served.contains(word),
-                "skill.md names {word}, which is not served"
+                served.contains(tool),
+                "skill.md names {tool}, which is not served"
             );
         }
     }

@@ -93,6 +93,7 @@ fn describe_char(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn accepts_real_ids_and_trims() {
@@ -128,6 +129,86 @@ mod tests {
             assert!(matches!(err, InvalidBatchId::BadChar(_)), "{bad:?}: {err}");
             assert!(err.to_string().contains(EXAMPLE_ID));
         }
+    }
+
+    /// The path the client requests for `segment`, as reqwest parses it (reqwest's `Url` is
+    /// `url::Url`): its path segments, and whether a query or fragment appeared.
+    fn cancel_url(segment: &str) -> url::Url {
+        let built = format!("http://api.example/v1/messages/batches/{segment}/cancel");
+        url::Url::parse(&built).unwrap_or_else(|e| panic!("{built:?} does not parse: {e}"))
+    }
+
+    fn segments(url: &url::Url) -> Vec<String> {
+        url.path_segments()
+            .map(|s| s.map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// Strings made mostly of what matters in a URL, plus anything at all.
+    fn hostile() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            3 => "[A-Za-z0-9_-]{1,6}",
+            2 => prop::sample::select(vec![
+                "/", ".", "..", "?", "#", "%", "%2F", "%2e", "%2E%2e", "\\", " ", "\0", "\t",
+                "\n", "\r", "&", "=", ";", ":", "@", "+", "é", "\u{202e}", "\u{ff0f}", "🦀",
+                "\u{85}", "\u{a0}",
+            ])
+            .prop_map(str::to_owned),
+            1 => any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever the caller sends, an ID that is accepted addresses exactly
+        /// `/v1/messages/batches/<id>/cancel`: one segment for the ID, no query, no fragment.
+        #[test]
+        fn an_accepted_id_cannot_change_the_path(raw in prop_oneof![hostile(), any::<String>()]) {
+            if let Ok(id) = BatchId::parse(&raw) {
+                let url = cancel_url(&id.path_segment());
+                prop_assert_eq!(url.path(), format!("/v1/messages/batches/{id}/cancel"));
+                prop_assert_eq!(
+                    segments(&url),
+                    vec!["v1", "messages", "batches", id.as_str(), "cancel"]
+                );
+                prop_assert_eq!(url.query(), None);
+                prop_assert_eq!(url.fragment(), None);
+                prop_assert_eq!(url.host_str(), Some("api.example"));
+            }
+        }
+
+        /// The encoding alone (the second line of defence) keeps any string to one segment that
+        /// decodes back to it, with no query or fragment. The exception is a whole segment of
+        /// `.` or `..`, which URL parsers resolve even when percent-encoded (WHATWG treats `%2e`
+        /// as a dot): `parse` refuses `.` outright, as the SDKs refuse those segments.
+        #[test]
+        fn the_path_segment_alone_keeps_any_string_in_one_segment(raw in prop_oneof![hostile(), any::<String>()]) {
+            prop_assume!(raw != "." && raw != "..");
+            let segment = BatchId(raw.clone()).path_segment();
+            let url = cancel_url(&segment);
+            let got = segments(&url);
+            prop_assert_eq!(got.len(), 5, "{:?} -> {:?}", raw, got);
+            let decoded = percent_encoding::percent_decode_str(&got[3]).decode_utf8_lossy();
+            prop_assert_eq!(decoded.as_ref(), raw.as_str());
+            prop_assert_eq!(url.query(), None);
+            prop_assert_eq!(url.fragment(), None);
+        }
+    }
+
+    #[test]
+    fn dot_segments_are_refused_because_encoding_cannot_neutralise_them() {
+        for dots in [".", "..", "%2e", "%2E%2e", ".%2e"] {
+            assert!(BatchId::parse(dots).is_err(), "{dots}");
+        }
+        // What would happen if they were not: the parser removes them.
+        assert_eq!(
+            cancel_url("..").path(),
+            "/v1/messages/cancel",
+            "URL parsing resolves `..`"
+        );
+        assert_eq!(cancel_url("%2e%2e").path(), "/v1/messages/cancel");
     }
 
     #[test]

@@ -116,7 +116,8 @@ impl BatchesClient {
         self.inner.key.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
-    /// The longest one call can take: every attempt timing out, with the longest waits between.
+    /// The longest one call can take: every attempt timing out, with the longest backoffs
+    /// between (a server-asked wait, up to 60 s, can stretch it further).
     pub fn worst_case(&self) -> Duration {
         let attempts = self.inner.max_retries + 1;
         let backoff: Duration = (0..self.inner.max_retries)
@@ -194,10 +195,12 @@ impl BatchesClient {
                 None => inner.timeout,
             };
             if attempt_timeout.is_zero() {
-                return Err(self.timeout_error());
+                return Err(self.timeout_error().after_attempts(retry.max(1)));
             }
             let started = Instant::now();
-            let outcome = {
+            // The attempt's bound covers the wait for a permit too: with hundreds of calls
+            // queued behind a hanging upstream, each call still ends within its own bound.
+            let attempt = async {
                 // Closed only if the semaphore is dropped, which cannot happen while `self` lives.
                 let _permit = {
                     let _queued = inner.backlog.enter();
@@ -213,13 +216,12 @@ impl BatchesClient {
                 }
                 match request.send().await {
                     Ok(response) => self.read_answer::<T>(response, expected).await,
-                    Err(e) => Attempt::Failed {
-                        error: self.transport_error(&e),
-                        retryable: true,
-                        headers: None,
-                        status: None,
-                    },
+                    Err(e) => Attempt::retry(self.transport_error(&e), None),
                 }
+            };
+            let outcome = match tokio::time::timeout(attempt_timeout, attempt).await {
+                Ok(outcome) => outcome,
+                Err(_) => Attempt::retry(self.timeout_error(), None),
             };
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             let (error, retryable, headers, status) = match outcome {
@@ -235,6 +237,7 @@ impl BatchesClient {
                 } => (error, retryable, headers, status),
             };
             tracing::debug!(%method, path, attempt = retry + 1, status, elapsed_ms, error = %error, "request");
+            let error = error.after_attempts(retry + 1);
             if !retryable || retry >= inner.max_retries {
                 return Err(error);
             }
@@ -296,7 +299,7 @@ impl BatchesClient {
             Err(ReadError::Http(e)) => return Attempt::retry(self.transport_error(&e), None),
         };
         Attempt::Failed {
-            error: ApiError::from_answer(status.as_u16(), request_id, &body),
+            error: ApiError::from_answer(status.as_u16(), request_id, &content_type, &body),
             retryable,
             headers: Some(headers),
             status: Some(status.as_u16()),
@@ -307,6 +310,7 @@ impl BatchesClient {
         ApiError::Timeout {
             base_url: self.inner.base_url.clone(),
             secs: self.inner.timeout.as_secs(),
+            attempts: 1,
         }
     }
 
@@ -405,4 +409,57 @@ pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     truncate(&cur.to_string(), 300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ApiSettings;
+
+    /// A loopback server that accepts connections and never answers.
+    fn silent_upstream() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                held.push(conn);
+            }
+        });
+        url
+    }
+
+    /// With every permit held by a hanging request, a call queued behind them still ends within
+    /// its own bound (one attempt's timeout), not after theirs plus its own. Runs on tokio's
+    /// paused clock, so the bound is exact and does not depend on the machine's speed.
+    #[tokio::test(start_paused = true)]
+    async fn the_attempt_bound_covers_waiting_for_a_permit() {
+        let config = ApiSettings {
+            api_url: silent_upstream(),
+            timeout_secs: 10,
+            max_retries: 0,
+            ..ApiSettings::default()
+        }
+        .resolve();
+        let client = BatchesClient::new(&config);
+        let id = BatchId::parse("msgbatch_x").unwrap();
+        let started = tokio::time::Instant::now();
+        let calls = (0..MAX_IN_FLIGHT + 8).map(|_| {
+            let client = client.clone();
+            let id = id.clone();
+            async move { client.retrieve(&id).await }
+        });
+        let results = futures::future::join_all(calls).await;
+        for r in &results {
+            assert!(
+                matches!(r, Err(ApiError::Timeout { attempts: 1, .. })),
+                "{r:?}"
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }

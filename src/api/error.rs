@@ -22,10 +22,13 @@ pub enum ApiError {
         status: u16,
         /// The API's `error.type` (e.g. `not_found_error`), from either body shape.
         kind: Option<String>,
-        /// The API's `error.message`.
+        /// The API's `error.message`; or, when the body is not an API error at all (an HTML
+        /// page from a proxy, say), what it was instead.
         message: Option<String>,
         /// The `request-id` header or body field.
         request_id: Option<String>,
+        /// Attempts made, this one included (the advice must not claim retries never made).
+        attempts: u32,
     },
 
     /// No connection could be made (refused, DNS, TLS).
@@ -34,7 +37,12 @@ pub enum ApiError {
 
     /// An attempt took longer than the timeout.
     #[error("no answer from {base_url} within {secs} s")]
-    Timeout { base_url: String, secs: u64 },
+    Timeout {
+        base_url: String,
+        secs: u64,
+        /// Attempts made, this one included.
+        attempts: u32,
+    },
 
     /// The answer's body was larger than we are willing to read.
     #[error(
@@ -75,10 +83,35 @@ impl ApiError {
         }
     }
 
-    /// Builds a `Status` error from an error answer's status, `request-id` header and body,
-    /// reading either the real envelope or the sandbox's flat shape (or neither).
-    pub fn from_answer(status: u16, request_id_header: Option<String>, body: &[u8]) -> Self {
-        let parsed = serde_json::from_slice::<ErrorBody>(body).ok();
+    /// Attempts made, for the errors that say it (an error status, a timeout).
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            Self::Status { attempts, .. } | Self::Timeout { attempts, .. } => Some(*attempts),
+            _ => None,
+        }
+    }
+
+    /// The same error, saying that `n` attempts were made.
+    pub fn after_attempts(mut self, n: u32) -> Self {
+        if let Self::Status { attempts, .. } | Self::Timeout { attempts, .. } = &mut self {
+            *attempts = n;
+        }
+        self
+    }
+
+    /// Builds a `Status` error from an error answer's status, `request-id` header, content type
+    /// and body, reading either the real envelope or the sandbox's flat shape. A body that is
+    /// neither (a proxy's HTML page, a gateway's plain text) is described instead, so that the
+    /// person can tell the API from something standing in its way.
+    pub fn from_answer(
+        status: u16,
+        request_id_header: Option<String>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Self {
+        let parsed = serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .filter(|b| b.error.is_some() || b.message.is_some() || b.kind.is_some());
         let (kind, message, body_request_id) = match parsed {
             Some(ErrorBody {
                 error: Some(inner),
@@ -91,15 +124,40 @@ impl ApiError {
                 request_id,
                 ..
             }) => (kind.filter(|k| k != "error"), message, request_id),
-            None => (None, None, None),
+            None => (None, describe_foreign_body(content_type, body), None),
         };
         Self::Status {
             status,
             kind,
             message: message.map(|m| truncate(&m, 500)),
             request_id: request_id_header.or(body_request_id),
+            attempts: 1,
         }
     }
+}
+
+/// Says what a body that is not the API's JSON looks like, for a person: `None` when empty.
+pub(crate) fn describe_foreign_body(content_type: &str, body: &[u8]) -> Option<String> {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &body[i..])?;
+    let content_type = truncate(content_type, 100);
+    Some(if start.first() == Some(&b'<') {
+        format!(
+            "the body is an HTML page (content-type {content_type}), often a proxy or gateway \
+             error page rather than the API"
+        )
+    } else {
+        let shown: String = String::from_utf8_lossy(&start[..start.len().min(400)])
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        format!(
+            "the body is not an API error (content-type {content_type}): {}",
+            truncate(shown.trim(), 200)
+        )
+    })
 }
 
 /// Both error shapes in one: the real `{"type":"error","error":{...},"request_id":..}` and the
@@ -135,7 +193,7 @@ mod tests {
     #[test]
     fn reads_the_real_envelope() {
         let body = br#"{"type":"error","error":{"type":"not_found_error","message":"No such batch"},"request_id":"req_body"}"#;
-        let e = ApiError::from_answer(404, None, body);
+        let e = ApiError::from_answer(404, None, "application/json", body);
         assert_eq!(
             e,
             ApiError::Status {
@@ -143,6 +201,7 @@ mod tests {
                 kind: Some("not_found_error".into()),
                 message: Some("No such batch".into()),
                 request_id: Some("req_body".into()),
+                attempts: 1,
             }
         );
         assert_eq!(e.to_string(), "HTTP 404 not_found_error: No such batch");
@@ -151,7 +210,7 @@ mod tests {
     #[test]
     fn reads_the_flat_sandbox_shape_and_prefers_the_header_id() {
         let body = br#"{"type":"invalid_request_error","message":"bad id"}"#;
-        let e = ApiError::from_answer(400, Some("req_hdr".into()), body);
+        let e = ApiError::from_answer(400, Some("req_hdr".into()), "application/json", body);
         assert_eq!(e.request_id(), Some("req_hdr"));
         assert!(
             matches!(e, ApiError::Status { kind: Some(ref k), .. } if k == "invalid_request_error")
@@ -159,10 +218,35 @@ mod tests {
     }
 
     #[test]
-    fn survives_a_body_that_is_not_json() {
-        let e = ApiError::from_answer(502, None, b"<html>Bad gateway</html>");
-        assert_eq!(e.to_string(), "HTTP 502");
+    fn describes_a_body_that_is_not_an_api_error() {
+        let e = ApiError::from_answer(502, None, "text/html", b"\n <html>Bad gateway</html>");
+        assert_eq!(
+            e.to_string(),
+            "HTTP 502: the body is an HTML page (content-type text/html), often a proxy or \
+             gateway error page rather than the API"
+        );
         assert_eq!(e.status(), Some(502));
+        let e = ApiError::from_answer(503, None, "text/plain", b"upstream connect error\r\n");
+        assert_eq!(
+            e.to_string(),
+            "HTTP 503: the body is not an API error (content-type text/plain): upstream connect error"
+        );
+        let e = ApiError::from_answer(500, None, "none", b"");
+        assert_eq!(e.to_string(), "HTTP 500");
+        // JSON, but not an error shape: described, not taken for an API error.
+        let e = ApiError::from_answer(500, None, "application/json", br#"{"ok":false}"#);
+        assert!(e.to_string().contains("not an API error"), "{e}");
+    }
+
+    #[test]
+    fn attempts_are_recorded_where_they_are_told() {
+        let e = ApiError::from_answer(429, None, "none", b"").after_attempts(3);
+        assert_eq!(e.attempts(), Some(3));
+        let e = ApiError::Connect {
+            base_url: "x".into(),
+            detail: "y".into(),
+        };
+        assert_eq!(e.after_attempts(3).attempts(), None);
     }
 
     #[test]

@@ -34,12 +34,14 @@ impl Operation<'_> {
     }
 }
 
-/// The text of the `isError` result for `error` during `op`, given the number of retries made.
-pub fn explain(op: Operation<'_>, error: &ApiError, retries: u32) -> String {
+/// The text of the `isError` result for `error` during `op`. Counts of attempts come from the
+/// error itself: an answer marked `x-should-retry: false`, or a wait cut short by a deadline,
+/// was tried fewer times than the settings allow, and the text must not claim otherwise.
+pub fn explain(op: Operation<'_>, error: &ApiError) -> String {
     let mut text = format!("{}: ", op.doing());
     text.push_str(&match error {
         ApiError::Config(e) => e.to_string(),
-        ApiError::Status { status, .. } => status_advice(op, *status, error, retries),
+        ApiError::Status { status, .. } => status_advice(op, *status, error),
         ApiError::Connect { base_url, detail } => {
             let mut s = format!("could not connect to {base_url} ({detail}). ");
             if base_url == DEFAULT_API_URL {
@@ -58,10 +60,14 @@ pub fn explain(op: Operation<'_>, error: &ApiError, retries: u32) -> String {
             s.push_str(op.maybe_applied());
             s
         }
-        ApiError::Timeout { base_url, secs } => format!(
-            "no answer from {base_url} within {secs} s (tried {} times). The API may be slow or \
+        ApiError::Timeout {
+            base_url,
+            secs,
+            attempts,
+        } => format!(
+            "no answer from {base_url} within {secs} s ({}). The API may be slow or \
              unreachable: try again in a minute, or raise MSGBATCH_TIMEOUT_SECS.{}",
-            retries + 1,
+            attempts_made(*attempts),
             op.maybe_applied()
         ),
         ApiError::TooLarge { .. } | ApiError::Decode { .. } => format!(
@@ -81,8 +87,18 @@ pub fn explain(op: Operation<'_>, error: &ApiError, retries: u32) -> String {
     text
 }
 
-fn status_advice(op: Operation<'_>, status: u16, error: &ApiError, retries: u32) -> String {
+/// "1 attempt", "3 attempts".
+fn attempts_made(n: u32) -> String {
+    if n == 1 {
+        "1 attempt".to_owned()
+    } else {
+        format!("{n} attempts")
+    }
+}
+
+fn status_advice(op: Operation<'_>, status: u16, error: &ApiError) -> String {
     let what = api_said(error);
+    let tried = attempts_made(error.attempts().unwrap_or(1));
     match status {
         401 => format!(
             "the API refused the API key ({what}). ANTHROPIC_API_KEY is missing or not valid: \
@@ -103,19 +119,22 @@ fn status_advice(op: Operation<'_>, status: u16, error: &ApiError, retries: u32)
             ),
         },
         429 => format!(
-            "the API is rate-limiting requests ({what}), still after {retries} retries. Wait a \
-             minute, then try again.{}",
+            "the API is rate-limiting requests ({what}; {tried}). Wait a minute, then try \
+             again.{}",
             op.maybe_applied()
         ),
         529 => format!(
-            "the API is overloaded ({what}), still after {retries} retries. Try again in a few \
-             minutes.{}",
+            "the API is overloaded ({what}; {tried}). Try again in a few minutes.{}",
             op.maybe_applied()
         ),
         s if s >= 500 => format!(
-            "the API is failing ({what}), still after {retries} retries. Try again later.{}",
+            "the API is failing ({what}; {tried}). Try again later.{}",
             op.maybe_applied()
         ),
+        // 408 and 409 are retried too: say so when they were.
+        _ if error.attempts().unwrap_or(1) > 1 => {
+            format!("the API refused the request ({what}; {tried}).")
+        }
         _ => format!("the API refused the request ({what})."),
     }
 }
@@ -136,6 +155,7 @@ mod tests {
             kind: Some(kind.into()),
             message: Some("msg".into()),
             request_id: Some("req_123".into()),
+            attempts: 3,
         }
     }
 
@@ -144,7 +164,6 @@ mod tests {
         let t = explain(
             Operation::Cancel("msgbatch_x"),
             &status(404, "not_found_error"),
-            2,
         );
         assert!(t.starts_with("Could not cancel batch msgbatch_x: no such batch"));
         assert!(t.contains("list_message_batches"));
@@ -155,17 +174,17 @@ mod tests {
     #[test]
     fn auth_errors_name_the_variable() {
         for (s, k) in [(401, "authentication_error"), (403, "permission_error")] {
-            let t = explain(Operation::Get("b"), &status(s, k), 0);
+            let t = explain(Operation::Get("b"), &status(s, k));
             assert!(t.contains("API key"), "{t}");
         }
-        assert!(explain(Operation::Get("b"), &status(401, "x"), 0).contains("ANTHROPIC_API_KEY"));
+        assert!(explain(Operation::Get("b"), &status(401, "x")).contains("ANTHROPIC_API_KEY"));
     }
 
     #[test]
     fn busy_api_says_try_later_and_cancel_may_have_applied() {
         for s in [429, 500, 529] {
-            let t = explain(Operation::Cancel("b"), &status(s, "x"), 2);
-            assert!(t.contains("after 2 retries"), "{t}");
+            let t = explain(Operation::Cancel("b"), &status(s, "x"));
+            assert!(t.contains("; 3 attempts)"), "{t}");
             assert!(t.contains("may or may not have reached"), "{t}");
         }
     }
@@ -176,13 +195,13 @@ mod tests {
             base_url: DEFAULT_API_URL.into(),
             detail: "Connection refused (os error 111)".into(),
         };
-        let t = explain(Operation::List, &e, 2);
+        let t = explain(Operation::List, &e);
         assert!(t.contains("msgbatch-mcp mock"), "{t}");
         let e = ApiError::Connect {
             base_url: "https://proxy.example/v1".into(),
             detail: "refused".into(),
         };
-        let t = explain(Operation::List, &e, 2);
+        let t = explain(Operation::List, &e);
         assert!(!t.contains("msgbatch-mcp mock"));
         assert!(t.contains("https://proxy.example/v1"));
     }
@@ -192,7 +211,7 @@ mod tests {
         let e = ApiError::Config(ConfigError::MissingKey {
             url: REAL_API_URL.into(),
         });
-        assert!(explain(Operation::Get("b"), &e, 0).contains("ANTHROPIC_API_KEY is not set"));
+        assert!(explain(Operation::Get("b"), &e).contains("ANTHROPIC_API_KEY is not set"));
     }
 
     #[test]
@@ -200,8 +219,11 @@ mod tests {
         let e = ApiError::Timeout {
             base_url: "http://127.0.0.1:9".into(),
             secs: 3,
+            attempts: 2,
         };
-        let t = explain(Operation::Get("b"), &e, 1);
-        assert!(t.contains("no answer from http://127.0.0.1:9 within 3 s (tried 2 times)"));
+        let t = explain(Operation::Get("b"), &e);
+        assert!(t.contains("no answer from http://127.0.0.1:9 within 3 s (2 attempts)"));
+        let t = explain(Operation::Get("b"), &e.after_attempts(1));
+        assert!(t.contains("within 3 s (1 attempt)"), "{t}");
     }
 }

@@ -15,8 +15,10 @@ pub mod report;
 pub mod wait;
 
 use std::future::Future;
-use std::time::Duration;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
 
+use futures::FutureExt as _;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -56,7 +58,6 @@ after_id = last_id.";
 #[derive(Debug, Clone)]
 pub struct BatchServer {
     client: BatchesClient,
-    max_retries: u32,
     /// Cancelled when the process is shutting down: every call in flight ends at once.
     shutdown: CancellationToken,
     tool_router: ToolRouter<Self>,
@@ -64,10 +65,9 @@ pub struct BatchServer {
 
 #[tool_router]
 impl BatchServer {
-    pub fn new(client: BatchesClient, max_retries: u32) -> Self {
+    pub fn new(client: BatchesClient) -> Self {
         Self {
             client,
-            max_retries,
             shutdown: CancellationToken::new(),
             tool_router: Self::tool_router(),
         }
@@ -187,11 +187,12 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        let op = Operation::Cancel(id.as_str());
+        // The whole call, follow-up included, stays within one call's worst case.
+        let deadline = Instant::now() + self.client.worst_case();
         let batch = match self.client.cancel(id).await {
             Ok(b) => b,
             // Boxed, as the wait below: rare paths, kept out of every call's future (see below).
-            Err(e) => return Box::pin(self.cancel_refused(id, e)).await,
+            Err(e) => return Box::pin(self.cancel_refused(id, e, deadline)).await,
         };
         tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
@@ -208,21 +209,30 @@ impl BatchServer {
                     seconds: wait_seconds,
                 },
             )),
+            // The cancel itself was accepted: explain the failed poll as the fetch it was,
+            // not as a cancel that "may or may not have reached the API".
             Err(e) => error_result(format!(
                 "The cancel was accepted (the batch is canceling), but following it failed. {} \
                  Call get_message_batch to see where it is now.",
-                advice::explain(op, &e, self.max_retries)
+                advice::explain(Operation::Get(id.as_str()), &e)
             )),
         }
     }
 
     /// A cancel the API refused. A 400 or 409 usually means the batch has already ended: fetch
     /// it and say so plainly, with its final counts, rather than echo the API's terse message.
-    async fn cancel_refused(&self, id: &BatchId, error: ApiError) -> CallToolResult {
+    /// The fetch gives up at `deadline` (the call's own bound): it only improves the message,
+    /// so it must not double the time the call can take.
+    async fn cancel_refused(
+        &self,
+        id: &BatchId,
+        error: ApiError,
+        deadline: Instant,
+    ) -> CallToolResult {
         let op = Operation::Cancel(id.as_str());
         let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
-        if too_late && let Ok(batch) = self.client.retrieve(id).await {
+        if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
             match batch.processing_status {
                 ProcessingStatus::Ended => {
                     let report = BatchReport::new(batch, Context::Get);
@@ -257,13 +267,13 @@ impl BatchServer {
             () = self.shutdown.cancelled() => {
                 error_result("The server is shutting down; the call was cut short.".to_owned())
             }
-            result = work => result,
+            result = answer_even_on_panic(work) => result,
         }
     }
 
     fn api_error(&self, op: Operation<'_>, error: &ApiError) -> CallToolResult {
         tracing::warn!(error = %error, "API call failed");
-        error_result(advice::explain(op, error, self.max_retries))
+        error_result(advice::explain(op, error))
     }
 }
 
@@ -333,6 +343,29 @@ fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     }
 }
 
+/// Runs a tool's work, turning a panic (a bug) into an `isError` result, so that the call is
+/// answered instead of leaving the client waiting forever. The panic's own message goes where
+/// Rust's default hook puts it, stderr: never stdout, which carries only the protocol.
+async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> CallToolResult {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a tool call panicked");
+            error_result(
+                "Internal error in msgbatch-mcp while handling this call (a bug: please report \
+                 it with the server's log). The server is still running; if this was a cancel, \
+                 check the batch with get_message_batch."
+                    .to_owned(),
+            )
+        }
+    }
+}
+
 fn error_result(text: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
@@ -340,6 +373,17 @@ fn error_result(text: String) -> CallToolResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_call_is_answered_with_an_error() {
+        let r = answer_even_on_panic(async { panic!("boom") }).await;
+        assert_eq!(r.is_error, Some(true));
+        let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap();
+        assert!(text.starts_with("Internal error"), "{text}");
+        assert!(!text.contains("boom"), "{text}");
+        let ok = answer_even_on_panic(async { error_result("fine".into()) }).await;
+        assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
+    }
 
     #[test]
     fn list_query_defaults_and_bounds() {
@@ -377,10 +421,9 @@ mod tests {
 
     #[test]
     fn tools_declare_names_annotations_and_output_schemas() {
-        let server = BatchServer::new(
-            BatchesClient::new(&crate::config::ApiSettings::default().resolve()),
-            2,
-        );
+        let server = BatchServer::new(BatchesClient::new(
+            &crate::config::ApiSettings::default().resolve(),
+        ));
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
         assert_eq!(names.len(), 3, "{names:?}");

@@ -52,7 +52,12 @@ impl BatchReport {
     /// The text block: status, counts, times, and the note.
     pub fn text(&self) -> String {
         let b = &self.batch;
-        let mut out = format!("Batch {} is {}.\n", b.id, b.processing_status);
+        let state = match b.processing_status {
+            ProcessingStatus::InProgress => "is in_progress",
+            ProcessingStatus::Canceling => "is canceling",
+            ProcessingStatus::Ended => "has ended",
+        };
+        let mut out = format!("Batch {} {state}.\n", b.id);
         out.push_str(&counts_line(b));
         out.push('\n');
         let _ = write!(out, "Created {}", b.created_at);

@@ -1,0 +1,197 @@
+//! The API key never shows, end to end.
+//!
+//! The server runs with a unique random key and `RUST_LOG=trace` (rmcp, reqwest, hyper and
+//! rustls included) through success, 401, 500 with retries, a timeout, a refused connection,
+//! a failed TLS handshake and a cancelled call; then everything it wrote to stdout and stderr
+//! is searched for the key. The upstream must have received the key in `x-api-key`, so the
+//! search is for something that was really there to leak.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A key nobody else could print by chance.
+fn unique_key() -> String {
+    let mut key = String::from("sk-ant-api03-test");
+    for _ in 0..40 {
+        key.push(fastrand::alphanumeric());
+    }
+    key
+}
+
+fn path_for(id: &str) -> String {
+    format!("/v1/messages/batches/{id}")
+}
+
+fn assert_absent(key: &str, s: &RawServer) {
+    let stdout = s.stdout_lines().join("\n");
+    let stderr = s.stderr_text();
+    assert!(!stdout.contains(key), "the key is on stdout");
+    assert!(!stderr.contains(key), "the key is in the log");
+    // The log really is at trace level, with the HTTP stack in it: the check is not vacuous.
+    assert!(stderr.contains("TRACE"), "no trace output:\n{stderr}");
+}
+
+#[tokio::test]
+async fn the_key_is_sent_upstream_but_never_logged_or_answered() {
+    let key = unique_key();
+    let up = MockServer::start().await;
+    let ok = "msgbatch_01Ok";
+    let denied = "msgbatch_01Denied";
+    let failing = "msgbatch_01Failing";
+    let slow = "msgbatch_01Slow";
+    let waited = "msgbatch_01Waited";
+    Mock::given(path(path_for(ok)))
+        .respond_with(EchoBatch("in_progress"))
+        .mount(&up)
+        .await;
+    Mock::given(path(path_for(denied)))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("request-id", "req_401")
+                .set_body_json(json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})),
+        )
+        .mount(&up)
+        .await;
+    Mock::given(path(path_for(failing)))
+        .respond_with(ResponseTemplate::new(500).insert_header("retry-after-ms", "10"))
+        .mount(&up)
+        .await;
+    Mock::given(path(path_for(slow)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(batch_json(slow, "in_progress"))
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&up)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(EchoBatch("canceling"))
+        .mount(&up)
+        .await;
+    Mock::given(path(path_for(waited)))
+        .respond_with(EchoBatch("canceling"))
+        .mount(&up)
+        .await;
+
+    let mut s = RawServer::start(
+        &base(&up),
+        &[
+            ("ANTHROPIC_API_KEY", &key),
+            ("RUST_LOG", "trace"),
+            ("MSGBATCH_TIMEOUT_SECS", "1"),
+            ("MSGBATCH_MAX_RETRIES", "1"),
+        ],
+    )
+    .await;
+    let a = s
+        .call(1, "get_message_batch", json!({"message_batch_id": ok}))
+        .await;
+    assert_eq!(a["result"]["isError"], json!(false), "{a}");
+    for (n, batch) in [denied, failing, slow].into_iter().enumerate() {
+        let a = s
+            .call(
+                2 + n as i64,
+                "get_message_batch",
+                json!({"message_batch_id": batch}),
+            )
+            .await;
+        assert_eq!(a["result"]["isError"], json!(true), "{a}");
+    }
+    // A call cancelled mid-wait, and a list.
+    s.send(&json!({
+        "jsonrpc": "2.0", "id": 50, "method": "tools/call",
+        "params": {"name": "cancel_message_batch",
+                   "arguments": {"message_batch_id": waited, "wait_seconds": 30}}
+    }))
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.send(
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                   "params": {"requestId": 50}}),
+    )
+    .await;
+    let a = s
+        .call(51, "list_message_batches", json!({"limit": 5}))
+        .await;
+    assert!(a["result"].is_object(), "{a}");
+    s.close_stdin();
+    s.wait_exit(Duration::from_secs(10)).await.expect("exits");
+
+    // The upstream got the key on every request: there was something to leak.
+    let received = up.received_requests().await.unwrap();
+    // ok 1, denied 1, failing 2, slow 2, cancel 1, polls >= 1, list 1.
+    assert!(received.len() >= 9, "{}", received.len());
+    for r in &received {
+        assert_eq!(
+            r.headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+            Some(key.as_str()),
+            "{} {}",
+            r.method,
+            r.url
+        );
+    }
+    assert_absent(&key, &s);
+    // The HTTP stack's own trace output is there too (so its lines were searched).
+    let log = s.stderr_text();
+    assert!(log.contains("reqwest") || log.contains("hyper"), "{log}");
+}
+
+#[tokio::test]
+async fn the_key_stays_hidden_when_the_upstream_cannot_be_reached() {
+    let key = unique_key();
+    // Refused connection, then a TLS handshake with a server that speaks plain HTTP.
+    let closed = format!("http://127.0.0.1:{}/v1", closed_port());
+    let plain = MockServer::start().await;
+    let tls = format!("https://{}/v1", plain.address());
+    for url in [closed, tls] {
+        let mut s = RawServer::start(
+            &url,
+            &[
+                ("ANTHROPIC_API_KEY", &key),
+                ("RUST_LOG", "trace"),
+                ("MSGBATCH_MAX_RETRIES", "1"),
+            ],
+        )
+        .await;
+        let a = s
+            .call(1, "cancel_message_batch", json!({"message_batch_id": ID}))
+            .await;
+        assert_eq!(a["result"]["isError"], json!(true), "{a}");
+        assert!(raw_text(&a).contains(&url), "{a}");
+        s.close_stdin();
+        s.wait_exit(Duration::from_secs(10)).await.expect("exits");
+        assert_absent(&key, &s);
+    }
+}
+
+/// A key that cannot go in a header (a pasted line break) is refused without being echoed.
+#[tokio::test]
+async fn a_malformed_key_is_refused_without_being_echoed() {
+    let up = MockServer::start().await;
+    Mock::given(header("anthropic-version", "2023-06-01"))
+        .respond_with(EchoBatch("in_progress"))
+        .mount(&up)
+        .await;
+    let secret = unique_key();
+    let key = format!("{secret}\u{1}tail");
+    let mut s = RawServer::start(
+        &base(&up),
+        &[("ANTHROPIC_API_KEY", &key), ("RUST_LOG", "trace")],
+    )
+    .await;
+    let a = s
+        .call(1, "get_message_batch", json!({"message_batch_id": ID}))
+        .await;
+    assert_eq!(a["result"]["isError"], json!(true), "{a}");
+    assert!(raw_text(&a).contains("ANTHROPIC_API_KEY"), "{a}");
+    s.close_stdin();
+    s.wait_exit(Duration::from_secs(10)).await.expect("exits");
+    assert_eq!(hits(&up).await, 0);
+    assert_absent(&secret, &s);
+}
