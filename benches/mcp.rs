@@ -14,7 +14,8 @@
 //! to answer, warm keep-alive requests from a minimal client here, and 64 connections' worth of
 //! throughput; also an MCP `ping` and a line echoed by `cat`, which split the warm call's time.
 //! Each figure prints with its ratio to its floor and the target of issue 5.
-//! `MSGBATCH_BENCH_PIN=1` runs everything on CPU 0 (see [`pin_to_first_cpu`]).
+//! Everything runs on CPU 0 (see [`pin_to_first_cpu`]); `MSGBATCH_BENCH_PIN=0` lets the
+//! scheduler place the processes instead.
 //!
 //! The MCP client is deliberately lean so that it is not what gets measured: it writes
 //! ready-made JSON-RPC lines to the child's stdin and reads its stdout line by line, checking
@@ -622,10 +623,12 @@ fn cpu_model() -> String {
 
 /// Runs this process, and every thread and child started after, on CPU 0 only.
 ///
-/// On this virtual machine a wakeup that crosses to the other (idle) vCPU costs about 40 µs,
-/// against 3 µs on the same one; the scheduler keeps a blocking reader next to its writer
-/// (`cat`, the direct client) but not a process waiting in epoll (the server). Pinned, the
-/// figures measure the software rather than where the scheduler put it.
+/// On the 2-vCPU virtual machine this was written on, a wakeup that crosses to the other (idle)
+/// vCPU costs about 40 µs, against 3 µs on the same one; the scheduler keeps a blocking reader
+/// next to its writer (`cat`, the direct client) but not a process waiting in epoll (the server,
+/// the upstream's workers), so unpinned runs swung between 50 and 350 µs a call from one session
+/// to the next. Pinned, the figures measure the software, floor and server alike, rather than
+/// where the scheduler put them; throughput then has one core for client, server and upstream.
 fn pin_to_first_cpu() {
     // SAFETY: cpu_set_t is plain data; sched_setaffinity reads it for this process.
     unsafe {
@@ -650,11 +653,14 @@ fn main() {
     println!("  machine  {cores} cores, {}", cpu_model());
     println!("  load     {} (1/5/15 min, before)", loadavg());
 
-    if std::env::var_os("MSGBATCH_BENCH_PIN").is_some() {
+    if std::env::var_os("MSGBATCH_BENCH_PIN").is_none_or(|v| v != "0") {
         pin_to_first_cpu();
         println!(
-            "  pinned   everything (this process, its threads, curl, cat, the server) to CPU 0"
+            "  pinned   everything (this process, its threads, curl, cat, the server) to CPU 0; \
+             MSGBATCH_BENCH_PIN=0 lets the scheduler place them"
         );
+    } else {
+        println!("  unpinned (on a VM, wakeups across vCPUs add ~40 µs each to every round trip)");
     }
     let upstream = start_upstream();
     println!("  upstream http://{upstream}/v1 (axum, 2 threads, loopback)");
