@@ -1,9 +1,11 @@
 //! Settings: where the API is, the key, and how patient to be.
 //!
 //! Every setting comes from the environment (that is how MCP clients pass configuration to a
-//! stdio server) and is mirrored by a flag. A setting that is wrong does not stop the server:
-//! it starts, logs the problem, and every tool call answers with it, so that the person sees
-//! the reason in their agent instead of a server that silently failed to connect.
+//! stdio server) and is mirrored by a flag. A wrong URL or a missing key does not stop the
+//! server: it starts, logs the problem, and every tool call answers with it, so that the person
+//! sees the reason in their agent instead of a server that silently failed to connect. Only a
+//! value that is not even of the right kind (`MSGBATCH_TIMEOUT_SECS=soon`) stops it at start,
+//! with clap's message naming the setting on stderr.
 
 use std::net::IpAddr;
 use std::time::Duration;
