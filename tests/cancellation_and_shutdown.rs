@@ -25,16 +25,7 @@ const EXIT_BOUND: Duration = Duration::from_secs(10);
 
 /// An upstream where cancel succeeds and the batch stays `canceling` forever.
 async fn canceling_forever() -> MockServer {
-    let up = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(EchoBatch("canceling"))
-        .mount(&up)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(EchoBatch("canceling"))
-        .mount(&up)
-        .await;
-    up
+    echo_upstream("canceling", "canceling").await
 }
 
 async fn count(up: &MockServer, verb: &str) -> usize {
@@ -87,14 +78,8 @@ async fn a_client_cancel_stops_the_wait_loop_and_the_server_serves_on() {
     // Uncancelled, the next polls come 2 s and 6 s later.
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(count(&up, "GET").await, polls, "the wait loop kept polling");
-    let r = call(
-        &client,
-        "get_message_batch",
-        json!({"message_batch_id": ID}),
-    )
-    .await;
-    assert!(!is_error(&r), "{}", text(&r));
-    assert_eq!(structured(&r)["processing_status"], "canceling");
+    let batch = still_serving(&client, ID).await;
+    assert_eq!(batch["processing_status"], "canceling");
 }
 
 /// Dropping the call on the client side (as rmcp does when its future is dropped) cancels

@@ -11,8 +11,6 @@ use std::collections::HashSet;
 use common::*;
 use futures::future::join_all;
 use serde_json::json;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer};
 
 const CALLS: usize = 1000;
 
@@ -22,15 +20,7 @@ fn id_for(n: usize) -> String {
 
 #[tokio::test]
 async fn a_thousand_concurrent_calls_each_get_their_own_batch() {
-    let up = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(EchoBatch("canceling"))
-        .mount(&up)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(EchoBatch("in_progress"))
-        .mount(&up)
-        .await;
+    let up = echo_upstream("canceling", "in_progress").await;
     let (client, _) = spawn(&base(&up), &[]).await;
     let calls = (0..CALLS).map(|n| {
         let client = &client;

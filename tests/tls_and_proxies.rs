@@ -67,14 +67,7 @@ async fn allow_insecure_sends_through_http_proxy_with_the_key() {
         ],
     )
     .await;
-    let r = call(
-        &client,
-        "get_message_batch",
-        json!({"message_batch_id": ID}),
-    )
-    .await;
-    assert!(!is_error(&r), "{}", text(&r));
-    assert_eq!(structured(&r)["id"], ID);
+    still_serving(&client, ID).await;
     let seen = p.received_requests().await.unwrap();
     assert_eq!(seen.len(), 1);
     let q = &seen[0];

@@ -50,22 +50,6 @@ async fn cancel(client: &Client) -> rmcp::model::CallToolResult {
     .await
 }
 
-/// The server still answers a normal call after a fault.
-async fn still_serving(client: &Client) {
-    let r = call(
-        client,
-        "get_message_batch",
-        json!({"message_batch_id": OTHER}),
-    )
-    .await;
-    assert!(
-        !is_error(&r),
-        "server not serving after the fault: {}",
-        text(&r)
-    );
-    assert_eq!(structured(&r)["id"], OTHER);
-}
-
 fn api_error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status)
         .insert_header("request-id", format!("req_{status}_test"))
@@ -90,7 +74,7 @@ async fn unauthorized_401_names_the_key_variable_and_is_not_retried() {
     assert!(t.contains("ANTHROPIC_API_KEY"), "{t}");
     assert!(t.contains("(request-id: req_401_test)"), "{t}");
     assert_eq!(hits(&up).await, 1);
-    still_serving(&client).await;
+    still_serving(&client, OTHER).await;
 }
 
 #[tokio::test]
@@ -156,7 +140,7 @@ async fn a_500_every_time_says_try_later_after_all_attempts() {
     assert!(t.contains("2 attempts"), "{t}");
     assert!(t.contains("request-id: req_500_test"), "{t}");
     assert_eq!(hits(&up).await, 2);
-    still_serving(&client).await;
+    still_serving(&client, OTHER).await;
 }
 
 #[tokio::test]
@@ -192,7 +176,7 @@ async fn a_hanging_upstream_times_out_naming_the_url_and_the_server_keeps_servin
     assert_eq!(hits(&up).await, 2);
     // Two attempts of 1 s each, plus a backoff.
     assert!(started.elapsed() >= Duration::from_millis(2300));
-    still_serving(&client).await;
+    still_serving(&client, OTHER).await;
 }
 
 #[tokio::test]
@@ -207,7 +191,7 @@ async fn a_64_mib_body_is_refused_and_the_server_keeps_serving() {
     assert!(t.contains("refused without reading it all"), "{t}");
     // Not retried: the same upstream would send the same body.
     assert_eq!(hits(&up).await, 1);
-    still_serving(&client).await;
+    still_serving(&client, OTHER).await;
 }
 
 /// A body with no length that never ends is cut off at the cap, not read forever.
@@ -246,7 +230,7 @@ async fn invalid_json_names_the_status_and_content_type() {
     assert!(t.contains("not valid JSON"), "{t}");
     assert!(t.contains("MSGBATCH_API_URL"), "{t}");
     assert_eq!(hits(&up).await, 1);
-    still_serving(&client).await;
+    still_serving(&client, OTHER).await;
 }
 
 #[tokio::test]
@@ -295,7 +279,7 @@ async fn an_html_502_is_retried_then_named_as_a_gateway_page() {
     assert!(t.contains("text/html"), "{t}");
     assert!(t.contains("HTML page"), "{t}");
     assert_eq!(hits(&up).await, 3);
-    still_serving(&client).await;
+    still_serving(&client, OTHER).await;
 }
 
 #[tokio::test]

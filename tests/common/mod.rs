@@ -510,3 +510,36 @@ async fn mini_connection(socket: tokio::net::TcpStream, mode: MiniMode, stats: A
         }
     }
 }
+
+/// A wiremock upstream where every cancel (POST) answers the batch in `after_cancel` and every
+/// retrieve (GET) in `on_retrieve`, echoing the ID from the path.
+pub async fn echo_upstream(
+    after_cancel: &'static str,
+    on_retrieve: &'static str,
+) -> wiremock::MockServer {
+    let up = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(EchoBatch(after_cancel))
+        .mount(&up)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(EchoBatch(on_retrieve))
+        .mount(&up)
+        .await;
+    up
+}
+
+/// Asserts the server still answers `get_message_batch` for `id` after whatever came before,
+/// and returns the batch it answered.
+pub async fn still_serving(client: &Client, id: &str) -> Value {
+    let r = call(
+        client,
+        "get_message_batch",
+        serde_json::json!({ "message_batch_id": id }),
+    )
+    .await;
+    assert!(!is_error(&r), "server not serving: {}", text(&r));
+    let batch = structured(&r).clone();
+    assert_eq!(batch["id"], id);
+    batch
+}
