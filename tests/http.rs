@@ -574,8 +574,19 @@ async fn host_and_origin_are_checked() {
         403
     );
     assert_eq!(
-        status(post(&server.url, PING, &[("origin", "http://localhost:3000")]).await),
+        status(
+            post(
+                &server.url,
+                PING,
+                &[("origin", "https://app.example.com:8443")]
+            )
+            .await
+        ),
         403
+    );
+    assert_eq!(
+        status(post(&server.url, PING, &[("origin", "http://localhost:3000")]).await),
+        200
     );
     assert_eq!(
         status(post(&server.url, PING, &[("origin", "https://app.example.com")]).await),
@@ -585,11 +596,29 @@ async fn host_and_origin_are_checked() {
 }
 
 #[tokio::test]
-async fn with_no_origin_allowed_every_origin_is_refused() {
+async fn by_default_only_pages_from_this_machine_may_call() {
     let up = echo_upstream("canceling", "in_progress").await;
     let server = HttpServer::start(&common::base(&up), &[], &[]).await;
-    let r = post(&server.url, PING, &[("origin", "http://127.0.0.1:1234")]).await;
+    for foreign in ["http://evil.example", "https://evil.example:443", "null"] {
+        let r = post(&server.url, PING, &[("origin", foreign)]).await;
+        assert_eq!(r.status(), 403, "{foreign}");
+    }
+    // A rebinding page keeps its own Origin even when its name now points here.
+    let r = post(
+        &server.url,
+        PING,
+        &[("origin", "http://evil.example"), ("host", "localhost")],
+    )
+    .await;
     assert_eq!(r.status(), 403);
+    for local in [
+        "http://127.0.0.1:1234",
+        "http://localhost:5173",
+        "http://[::1]:80",
+    ] {
+        let r = post(&server.url, PING, &[("origin", local)]).await;
+        assert_eq!(r.status(), 200, "{local}");
+    }
     assert_eq!(post(&server.url, PING, &[]).await.status(), 200);
 }
 

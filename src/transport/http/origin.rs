@@ -1,21 +1,34 @@
 //! DNS rebinding, part 2: `Origin` validation, always on (rmcp checks; this decides).
 //!
-//! The MCP transport spec says servers MUST validate `Origin`. rmcp skips the check when its
-//! list is empty, so it is enforced here even then: a request whose `Origin` is not in
-//! `MSGBATCH_ALLOWED_ORIGINS` gets 403. Requests without an `Origin` (command-line agents,
-//! server-side clients) pass: only browsers send one, and a browser page is what the check is for.
+//! The MCP transport spec says servers MUST validate `Origin`; rmcp skips the check unless given
+//! a list, so it always gets one: pages served from this machine (`http(s)://localhost`,
+//! `127.0.0.1`, `[::1]`, any port, as the official conformance suite expects) plus
+//! `MSGBATCH_ALLOWED_ORIGINS`. A request with any other `Origin` gets 403: a page on another
+//! site, even one whose name was re-pointed at this machine. Requests without an `Origin`
+//! (command-line agents, server-side clients) pass: only browsers send one, and a browser page
+//! is what the check is for.
 
 use rmcp::transport::StreamableHttpServerConfig;
 
-/// Applies the allowed origins (scheme://host[:port], `:*` for any port) to rmcp's config.
-pub fn apply(config: StreamableHttpServerConfig, allowed: &[String]) -> StreamableHttpServerConfig {
-    let allowed = allowed
+/// Always allowed: pages served from this machine, on any port.
+pub const LOOPBACK: [&str; 6] = [
+    "http://localhost:*",
+    "https://localhost:*",
+    "http://127.0.0.1:*",
+    "https://127.0.0.1:*",
+    "http://[::1]:*",
+    "https://[::1]:*",
+];
+
+/// Applies the allowed origins (loopback, plus `extra` as scheme://host[:port], `:*` for any
+/// port) to rmcp's config, with the check on.
+pub fn apply(config: StreamableHttpServerConfig, extra: &[String]) -> StreamableHttpServerConfig {
+    let extra = extra
         .iter()
         .map(|o| o.trim().trim_end_matches('/'))
-        .filter(|o| !o.is_empty())
-        .map(str::to_owned);
+        .filter(|o| !o.is_empty());
     config
-        .with_allowed_origins(allowed)
+        .with_allowed_origins(LOOPBACK.into_iter().chain(extra).map(str::to_owned))
         .enforce_origin_validation()
 }
 
