@@ -576,7 +576,10 @@ async fn delete_and_results_wait_for_the_end() {
             .find(|l| l["custom_id"] == id)
             .unwrap_or_else(|| panic!("no result for {id}"))
     };
-    assert_eq!(by_id("req-0")["result"]["message"]["model"], "claude-test-model");
+    assert_eq!(
+        by_id("req-0")["result"]["message"]["model"],
+        "claude-test-model"
+    );
     assert_eq!(by_id("req-9")["result"]["type"], "errored");
 
     let deleted = api.delete(&id).await.ok();
@@ -1074,8 +1077,14 @@ async fn accepts_the_key_and_versions_the_official_sdks_send() {
     let bearer = format!("Bearer {KEY}");
     let accepted: [Headers; 5] = [
         &[("x-api-key", KEY), ("anthropic-version", "2023-06-01")],
-        &[("authorization", &bearer), ("anthropic-version", "2026-10-21")],
-        &[("authorization", "bearer sk-x"), ("anthropic-version", "2023-06-01")],
+        &[
+            ("authorization", &bearer),
+            ("anthropic-version", "2026-10-21"),
+        ],
+        &[
+            ("authorization", "bearer sk-x"),
+            ("anthropic-version", "2023-06-01"),
+        ],
         &[("x-api-key", KEY), ("anthropic-version", "2026-10-21")],
         &[
             ("x-api-key", KEY),
@@ -1087,7 +1096,12 @@ async fn accepts_the_key_and_versions_the_official_sdks_send() {
         let answer = api
             .send_with(Method::GET, "/messages/batches?limit=2", None, headers)
             .await;
-        assert_eq!(answer.status, StatusCode::OK, "{headers:?}: {}", answer.text);
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{headers:?}: {}",
+            answer.text
+        );
         assert_schema("MessageBatchList", &answer.json());
     }
     let refused: [(Headers, StatusCode, &str); 6] = [
@@ -1102,7 +1116,10 @@ async fn accepts_the_key_and_versions_the_official_sdks_send() {
             "authentication_error",
         ),
         (
-            &[("authorization", "Basic dXNlcjpwYXNz"), ("anthropic-version", VERSION)],
+            &[
+                ("authorization", "Basic dXNlcjpwYXNz"),
+                ("anthropic-version", VERSION),
+            ],
             StatusCode::UNAUTHORIZED,
             "authentication_error",
         ),
@@ -1112,7 +1129,10 @@ async fn accepts_the_key_and_versions_the_official_sdks_send() {
             "invalid_request_error",
         ),
         (
-            &[("authorization", &bearer), ("anthropic-version", "2099-01-01")],
+            &[
+                ("authorization", &bearer),
+                ("anthropic-version", "2099-01-01"),
+            ],
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
         ),
@@ -1137,7 +1157,10 @@ async fn accepts_the_key_and_versions_the_official_sdks_send() {
         )
         .await;
     let message = unknown.json()["error"]["message"].to_string();
-    assert!(message.contains("2026-10-21"), "names what it accepts: {message}");
+    assert!(
+        message.contains("2026-10-21"),
+        "names what it accepts: {message}"
+    );
     sim.shutdown().await.unwrap();
 }
 

@@ -130,7 +130,10 @@ impl OpenConnection {
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.inner.open_connections.fetch_sub(1, Ordering::Relaxed);
+        self.0
+            .inner
+            .open_connections
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 

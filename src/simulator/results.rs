@@ -134,7 +134,9 @@ impl Iterator for ResultsStream {
 /// The whole JSON Lines file for `plan`, for tests; the server streams [`ResultsStream`].
 #[cfg(test)]
 pub(crate) fn render(plan: &ResultsPlan) -> Vec<u8> {
-    ResultsStream::new(plan.clone()).flat_map(|c| c.to_vec()).collect()
+    ResultsStream::new(plan.clone())
+        .flat_map(|c| c.to_vec())
+        .collect()
 }
 
 /// Appends the line of request `index` (in processing order) to `out`.
@@ -347,7 +349,8 @@ mod tests {
             assert_eq!(seen, (0..n).collect::<Vec<_>>(), "a permutation of 0..{n}");
         }
         // A big file comes in several chunks of whole lines, none much over the chunk size.
-        let chunks: Vec<Bytes> = ResultsStream::new(plan(5000, 5000, EndReason::Finished)).collect();
+        let chunks: Vec<Bytes> =
+            ResultsStream::new(plan(5000, 5000, EndReason::Finished)).collect();
         assert!(chunks.len() > 5, "{}", chunks.len());
         for chunk in &chunks {
             assert!(chunk.len() < CHUNK_BYTES + 1024);

@@ -369,13 +369,13 @@ async fn create(
     if declared.is_some_and(|n| n > max_body as u64) {
         return Err(Failure::too_large(max_body));
     }
-    let _permit = ctx
-        .sim
-        .inner
-        .create_permits
-        .acquire()
-        .await
-        .map_err(|_| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded_error", "The simulator is shutting down."))?;
+    let _permit = ctx.sim.inner.create_permits.acquire().await.map_err(|_| {
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded_error",
+            "The simulator is shutting down.",
+        )
+    })?;
     let capacity = declared.map_or(0, |n| n as usize);
     let read = read_body(request.into_body(), max_body, capacity);
     let body = match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
@@ -568,4 +568,38 @@ async fn results(
     let body = Body::from_stream(futures::stream::iter(chunks));
     let content_type = HeaderValue::from_static("application/x-jsonl");
     Ok(([(CONTENT_TYPE, content_type)], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::body::Bytes;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_is_refused_as_soon_as_it_passes_the_limit() {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&pulled);
+        // A 1 MiB body in 1 KiB chunks against a 10 KiB limit.
+        let chunks = futures::stream::iter((0..1024).map(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, Infallible>(Bytes::from(vec![b' '; 1024]))
+        }));
+        let failure = read_body(Body::from_stream(chunks), 10 * 1024, 0)
+            .await
+            .unwrap_err();
+        assert_eq!(failure.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(failure.kind, "request_too_large");
+        let pulled = pulled.load(Ordering::Relaxed);
+        assert!(
+            pulled <= 12,
+            "read {pulled} chunks of a body already too large"
+        );
+
+        let small = futures::stream::iter([Ok::<_, Infallible>(Bytes::from_static(b"{}"))]);
+        let body = read_body(Body::from_stream(small), 10 * 1024, 2).await;
+        assert_eq!(body.ok().as_deref(), Some(&b"{}"[..]));
+    }
 }

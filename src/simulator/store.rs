@@ -684,7 +684,10 @@ mod tests {
         running(&mut store, 2).unwrap();
         assert_eq!(store.bytes(), budget);
         running(&mut store, 3).unwrap();
-        assert!(store.get(&first, 3).is_none(), "the oldest ended batch made room");
+        assert!(
+            store.get(&first, 3).is_none(),
+            "the oldest ended batch made room"
+        );
         assert!(store.bytes() <= budget);
         // One batch bigger than the whole budget: refused, nothing dropped.
         let big = BatchSpec::new(4, 1, Duration::ZERO, Duration::ZERO);

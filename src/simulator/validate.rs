@@ -242,9 +242,7 @@ impl<'de> DeserializeSeed<'de> for Requests<'_, '_> {
 
 impl Requests<'_, '_> {
     fn refuse<E: de::Error>(&self) -> E {
-        self.0
-            .problem
-            .raise(wrong_type("requests", "a valid list"))
+        self.0.problem.raise(wrong_type("requests", "a valid list"))
     }
 }
 
@@ -393,10 +391,9 @@ impl<'de> Visitor<'de> for Request<'_> {
                 )));
             }
             Some(_) => {
-                return Err(self.problem.raise(wrong_type(
-                    &format!("{at}.custom_id"),
-                    "a valid string",
-                )));
+                return Err(self
+                    .problem
+                    .raise(wrong_type(&format!("{at}.custom_id"), "a valid string")));
             }
         };
         let Some((model, max_tokens)) = params else {
@@ -489,9 +486,9 @@ impl<'de> Visitor<'de> for Params<'_> {
                 )));
             }
             Some(_) => {
-                return Err(self.problem.raise(format!(
-                    "{at}.max_tokens: Input should be a valid integer."
-                )));
+                return Err(self
+                    .problem
+                    .raise(format!("{at}.max_tokens: Input should be a valid integer.")));
             }
         };
         if !messages {
@@ -597,9 +594,9 @@ impl<'de> Visitor<'de> for Message<'_> {
             None => return Err(self.problem.raise(required(at, "role"))),
             Some(Leaf::Str(r)) if r == "user" || r == "assistant" => {}
             Some(_) => {
-                return Err(self.problem.raise(format!(
-                    "{at}.role: Input should be 'user' or 'assistant'."
-                )));
+                return Err(self
+                    .problem
+                    .raise(format!("{at}.role: Input should be 'user' or 'assistant'.")));
             }
         }
         match content {
@@ -764,13 +761,23 @@ mod tests {
         let message = create_body(four.as_bytes(), 3).unwrap_err();
         assert!(message.contains("at most 3 items"), "{message}");
         // Whatever follows the item past the limit is not looked at.
-        let five = format!(r#"{{"requests":[{},0,"not even checked""#, items[..3].join(","));
-        assert!(create_body(five.as_bytes(), 3).unwrap_err().contains("at most 3"));
+        let five = format!(
+            r#"{{"requests":[{},0,"not even checked""#,
+            items[..3].join(",")
+        );
+        assert!(
+            create_body(five.as_bytes(), 3)
+                .unwrap_err()
+                .contains("at most 3")
+        );
     }
 
     #[test]
     fn refuses_a_huge_model_name_and_interns_models() {
-        let huge = GOOD.replace(r#""model":"m""#, &format!(r#""model":"{}""#, "m".repeat(300)));
+        let huge = GOOD.replace(
+            r#""model":"m""#,
+            &format!(r#""model":"{}""#, "m".repeat(300)),
+        );
         assert!(err(&huge).contains("requests.0.params.model: String should have at most 256"));
         let items: Vec<String> = (0..3).map(|i| item(&format!("r{i}"))).collect();
         let body = format!(r#"{{"requests":[{}]}}"#, items.join(","));
