@@ -6,7 +6,7 @@
 # the simulator (a new API version, a new way to send the key, new paths). Each SDK creates
 # batches, lists them with auto-pagination, cancels one, retrieves it until it has ended, reads its
 # results, deletes it, and checks a 404 and two 400s (scripts/sdk/*).
-# Needs cargo, python3 (with venv), node + npm (20 or newer) and network to PyPI and npm.
+# Needs cargo, python3 3.10+ (with venv), node + npm (20 or newer) and network to PyPI and npm.
 # Starts one simulator on a free loopback port and stops it on exit. Exits non-zero on any failure.
 set -euo pipefail
 
@@ -18,9 +18,14 @@ NPM_PREFIX="$TOOLS/sdk-npm"
 
 fail() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed: $2"; }
-need python3 "install Python 3.9 or newer (with venv)"
+need python3 "install Python 3.10 or newer (with venv): anthropic 2.x needs it"
 need node "install Node.js 20 or newer"
 need npm "install npm (it comes with Node.js)"
+
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
+  || fail "Python $(python3 --version 2>&1) is too old: the anthropic SDK needs 3.10 or newer"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 20 ] || fail "Node $(node --version) is too old: checked on Node 20 or newer"
 
 echo "==> official SDKs (latest from PyPI and npm)"
 if [ ! -x "$VENV/bin/python" ]; then

@@ -339,3 +339,32 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
     assert_eq!(status, 200, "{page}");
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_body_that_never_arrives_does_not_hold_the_connection() {
+    let sim = start(SimLimits {
+        idle_timeout: Duration::from_millis(300),
+        ..SimLimits::default()
+    })
+    .await;
+    // Headers promise 1,000 bytes; none follow.
+    let mut stalled = Vec::new();
+    for _ in 0..8 {
+        let mut stream = TcpStream::connect(sim.addr()).await.unwrap();
+        let head = format!(
+            "{}\r\nHost: x\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\n\r\n",
+            post_batches(1000)
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(stream);
+    }
+    wait_until("the stalled creates are let go", || {
+        sim.simulator().open_connections() == 0
+    })
+    .await;
+    // More than the few create bodies read at once were stalled: creates still work.
+    let (status, batch) = create(sim.addr(), &create_body(2, "ok")).await;
+    assert_eq!(status, 200, "{batch}");
+    drop(stalled);
+    sim.shutdown().await.unwrap();
+}
