@@ -1,7 +1,7 @@
 //! An in-memory, stateful simulator of the Anthropic Message Batches API.
 //!
 //! It exists so that everything this crate does can be tried, demonstrated and tested without
-//! a network or a real key: `msgbatch-mcp simulator` serves it on a port, the demo and the tests
+//! a network or a real key: `msgbatch-mcp mock` serves it on a port, the demo and the tests
 //! start it in-process with [`start`], and the throughput benchmark uses it as its upstream.
 //!
 //! It answers the same routes under two prefixes, so both ways of pointing a client at it work:
@@ -53,7 +53,7 @@ pub const SANDBOX_PREFIX: &str = "/rest/anthropic-message-batches-api/1.0.0";
 /// The real API's path prefix, which the official SDKs append to their base URL.
 pub const V1_PREFIX: &str = "/v1";
 
-/// Command-line options of `msgbatch-mcp simulator`.
+/// Command-line options of `msgbatch-mcp mock`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
     /// Address to listen on (port 0 picks a free port).
