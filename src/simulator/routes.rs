@@ -369,11 +369,12 @@ async fn create(
     if declared.is_some_and(|n| n > max_body as u64) {
         return Err(Failure::too_large(max_body));
     }
+    // The semaphore is never closed, so this only fails if that changes.
     let _permit = ctx.sim.inner.create_permits.acquire().await.map_err(|_| {
         Failure::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded_error",
-            "The simulator is shutting down.",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "The simulator could not take the request body.",
         )
     })?;
     let capacity = declared.map_or(0, |n| n as usize);

@@ -70,9 +70,6 @@ pub(crate) fn create_body(body: &[u8], max_requests: usize) -> Result<Parsed, St
         bytes,
         ..
     } = state;
-    if requests.is_empty() {
-        return Err("requests: Field required.".into());
-    }
     let model_bytes: usize = models.iter().map(|m| m.len() + 16).sum();
     Ok(Parsed {
         requests,
