@@ -293,7 +293,8 @@ fn status_kb(pid: u32, key: &str) -> f64 {
 }
 
 fn server_bin() -> String {
-    std::env::var("MSGBATCH_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_msgbatch-mcp").into())
+    std::env::var("MSGBATCH_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_msgbatch-mcp").into())
 }
 
 fn main() {
@@ -302,10 +303,7 @@ fn main() {
     let bin = server_bin();
     let mut server = Command::new(&bin)
         .args(["serve", "--http", "127.0.0.1:0"])
-        .env(
-            "MSGBATCH_API_URL",
-            format!("http://{upstream}/v1"),
-        )
+        .env("MSGBATCH_API_URL", format!("http://{upstream}/v1"))
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("MSGBATCH_HTTP_TOKEN")
         .env_remove("MSGBATCH_READ_ONLY")
