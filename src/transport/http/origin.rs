@@ -37,18 +37,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_the_origins_given_and_enforces_even_when_none() {
+    fn loopback_pages_always_then_the_origins_given() {
         let c = apply(
             StreamableHttpServerConfig::default(),
             &[" https://app.example.com:443/ ".into()],
         );
-        assert_eq!(c.allowed_origins, ["https://app.example.com:443"]);
-        // With no origin allowed, the check still runs (and refuses every Origin): proven end
-        // to end in tests/http.rs, since rmcp keeps the switch private.
-        assert!(
-            apply(StreamableHttpServerConfig::default(), &[])
-                .allowed_origins
-                .is_empty()
+        assert_eq!(c.allowed_origins.len(), LOOPBACK.len() + 1);
+        assert_eq!(
+            c.allowed_origins.last().map(String::as_str),
+            Some("https://app.example.com:443")
         );
+        // The check is on whatever the list: rmcp keeps the switch private, so the refusal of
+        // a foreign Origin is proven end to end in tests/http.rs.
+        let c = apply(StreamableHttpServerConfig::default(), &[]);
+        assert_eq!(c.allowed_origins, LOOPBACK);
     }
 }
