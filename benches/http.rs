@@ -292,6 +292,19 @@ fn status_kb(pid: u32, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key} in /proc/{pid}/status"))
 }
 
+/// CPU time (user + system) the process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name (which may hold spaces, inside parentheses).
+    let after = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
+}
+
 fn server_bin() -> String {
     std::env::var("MSGBATCH_BENCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_msgbatch-mcp").into())
@@ -340,7 +353,11 @@ fn main() {
         let (direct_p50, direct_p99) = sequential(Target::Direct, upstream).await;
         let (mcp_p50, mcp_p99) = sequential(Target::Mcp, mcp).await;
         let direct_rate = throughput(Target::Direct, upstream).await;
+        let cpu_before = cpu_seconds(pid);
         let mcp_rate = throughput(Target::Mcp, mcp).await;
+        // What one call costs the server in CPU, whatever else the machine was running.
+        let cpu_per_call_us =
+            (cpu_seconds(pid) - cpu_before) * 1e6 / (CONNECTIONS * CALLS_PER_CONNECTION) as f64;
         let rss_before_burst = status_kb(pid, "VmHWM:") / 1024.0;
         let (ok, busy) = burst(mcp).await;
         let peak = status_kb(pid, "VmHWM:") / 1024.0;
@@ -362,6 +379,10 @@ fn main() {
                 verdict(rate_ok)
             ),
             format!(
+                "| server CPU per call, {CONNECTIONS} connections | {cpu_per_call_us:.0} µs (one free core: {:.0} calls/s) | | | (for the reader) |",
+                1e6 / cpu_per_call_us
+            ),
+            format!(
                 "| peak RSS, {BURST_CONNECTIONS} connections at once | {peak:.1} MB (now {now:.1}; {rss_before_burst:.1} before) | | {ok} answered 200, {busy} 503 + retry-after, 0 dropped | ≤ {TARGET_PEAK_RSS_MB:.0} MB: {} |",
                 verdict(rss_ok)
             ),
@@ -380,6 +401,12 @@ fn main() {
     println!("|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
+    }
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!(
+            "\nload average during the run (1, 5, 15 min): {}",
+            load.split(' ').take(3).collect::<Vec<_>>().join(", ")
+        );
     }
     if !ok {
         eprintln!("\na target of issue 9 was missed");
