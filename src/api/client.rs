@@ -49,6 +49,7 @@ pub struct BatchesClient {
 #[derive(Debug)]
 struct Inner {
     http: Http,
+    /// The base URL as shown: without credentials (see [`crate::secret::BaseUrl`]).
     base_url: String,
     /// The base URL, parsed once: each request's URL is this plus path segments. Parsing the
     /// whole URL again per request cost about 20,000 instructions (the host goes through IDNA
@@ -84,9 +85,10 @@ impl BatchesClient {
         Self {
             inner: Arc::new(Inner {
                 http,
-                base_url: config.base_url.clone(),
-                // Checked by `Config`: when it does not parse, `key` holds why.
-                base: Url::parse(&config.base_url).ok(),
+                base_url: config.base_url.shown().to_owned(),
+                // Checked by `Config`: when it does not parse, `key` holds why. Credentials in
+                // it are sent as basic auth by reqwest, never as part of the URL.
+                base: Url::parse(config.base_url.expose()).ok(),
                 key,
                 timeout: config.timeout,
                 max_retries: config.max_retries,
@@ -96,7 +98,8 @@ impl BatchesClient {
         }
     }
 
-    /// The base URL requests go to.
+    /// The base URL requests go to, as it may be shown: any user and password in it are
+    /// replaced by `[redacted]`.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
     }

@@ -22,6 +22,7 @@ type Built = Option<Result<reqwest::Client, ApiError>>;
 #[derive(Debug, Clone)]
 pub struct Http {
     built: watch::Receiver<Built>,
+    /// The base URL as shown (without credentials), for error texts.
     base_url: String,
 }
 
@@ -29,7 +30,7 @@ impl Http {
     /// Starts building the client for `config` (see the module doc).
     pub fn start(config: &Config) -> Self {
         let (tx, built) = watch::channel(None);
-        if config.base_url.starts_with("https:") {
+        if config.base_url.is_https() {
             let config = config.clone();
             let build = move || tx.send_replace(Some(build(&config)));
             // If no thread can be started, build here: slower to start, but the same client.
@@ -45,7 +46,7 @@ impl Http {
         }
         Self {
             built,
-            base_url: config.base_url.clone(),
+            base_url: config.base_url.shown().to_owned(),
         }
     }
 
@@ -84,11 +85,11 @@ fn build(config: &Config) -> Result<reqwest::Client, ApiError> {
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none());
-    if !config.base_url.starts_with("https:") {
+    if !config.base_url.is_https() {
         builder = builder.tls_certs_only(Vec::new());
     }
     builder.build().map_err(|e| ApiError::Transport {
-        base_url: config.base_url.clone(),
+        base_url: config.base_url.shown().to_owned(),
         detail: format!("could not set up the HTTP client: {}", root_cause(&e)),
     })
 }
