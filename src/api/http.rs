@@ -6,6 +6,10 @@
 //! client is built on a short-lived thread while the main thread answers `initialize`; the
 //! first request waits for it if it is not ready yet (an agent's first call comes much later).
 //! An http base URL loads no roots (`tls_certs_only` with none), and is built at once.
+//!
+//! A base URL on this machine never goes through a proxy (`HTTP_PROXY`, `HTTPS_PROXY`,
+//! `ALL_PROXY`): plain http is allowed to loopback only because the request never leaves the
+//! machine, and a proxy would carry the key (in clear text, for http) somewhere else.
 
 use std::time::Duration;
 
@@ -87,6 +91,9 @@ fn build(config: &Config) -> Result<reqwest::Client, ApiError> {
         .redirect(reqwest::redirect::Policy::none());
     if !config.base_url.is_https() {
         builder = builder.tls_certs_only(Vec::new());
+    }
+    if config.is_loopback {
+        builder = builder.no_proxy();
     }
     builder.build().map_err(|e| ApiError::Transport {
         base_url: config.base_url.shown().to_owned(),
