@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::batch_id::BatchId;
+use super::decode;
 use super::error::{ApiError, truncate};
 use super::http::Http;
 use super::retry;
@@ -280,13 +281,14 @@ impl BatchesClient {
                 }
                 Err(ReadError::Http(e)) => return Attempt::retry(self.transport_error(&e), None),
             };
-            return match serde_json::from_slice::<T>(&body) {
+            // Every string in the answer is capped here (see [`super::decode`]).
+            return match decode::from_upstream::<T>(&body) {
                 Ok(v) => Attempt::Done(v),
                 Err(e) => Attempt::fatal(ApiError::Decode {
                     status: status.as_u16(),
                     content_type: truncate(&content_type, 100),
                     expected,
-                    detail: describe_decode_error(&body, &e),
+                    detail: truncate(&describe_decode_error(&body, &e), 500),
                 }),
             };
         }

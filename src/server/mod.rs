@@ -8,6 +8,9 @@
 //! `isError: true` and a text that says what to do next ([`advice`]); nothing here ends the
 //! server. Each call stops as soon as the client cancels it: the work future is dropped, which
 //! drops any HTTP request in flight.
+//!
+//! Every result's text is capped ([`MAX_TEXT_CHARS`], [`MAX_ERROR_TEXT_CHARS`]) on top of the cap
+//! on each string read from the upstream ([`crate::api::decode`]).
 
 pub mod advice;
 pub mod params;
@@ -33,6 +36,13 @@ use advice::Operation;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
 use report::{BatchReport, Context, ListReport};
 use wait::Progress;
+
+/// The longest text a successful result carries: a full page of 1,000 batches is about 150,000
+/// characters. Only an upstream sending junk reaches it.
+pub const MAX_TEXT_CHARS: usize = 256 * 1024;
+/// The longest text an `isError` result carries: advice is a paragraph, the API's own message at
+/// most 500 characters of it.
+pub const MAX_ERROR_TEXT_CHARS: usize = 4 * 1024;
 
 /// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
 /// costs tokens in every conversation the server is part of.
@@ -335,6 +345,7 @@ fn batch_result(report: BatchReport) -> CallToolResult {
 fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     match serde_json::to_value(value) {
         Ok(v) => {
+            let text = capped(text, MAX_TEXT_CHARS);
             let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
             result.structured_content = Some(v);
             result
@@ -367,7 +378,20 @@ async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> Cal
 }
 
 fn error_result(text: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(text)])
+    CallToolResult::error(vec![ContentBlock::text(capped(text, MAX_ERROR_TEXT_CHARS))])
+}
+
+/// `text` cut to at most `max` characters (and a note saying so): every result text goes
+/// through here, so no answer from the upstream, however built, floods the model's context.
+fn capped(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    if let Some((i, _)) = text.char_indices().nth(max) {
+        text.truncate(i);
+        text.push_str("… [cut: the rest of this text is not shown]");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -383,6 +407,23 @@ mod tests {
         assert!(!text.contains("boom"), "{text}");
         let ok = answer_even_on_panic(async { error_result("fine".into()) }).await;
         assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
+    }
+
+    #[test]
+    fn result_texts_are_capped() {
+        let long = "é".repeat(MAX_TEXT_CHARS * 2);
+        let r = error_result(long.clone());
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(
+            t.chars().count() < MAX_ERROR_TEXT_CHARS + 100,
+            "{}",
+            t.len()
+        );
+        assert!(t.ends_with("not shown]"));
+        let r = structured_result(&1, long);
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(t.chars().count() < MAX_TEXT_CHARS + 100, "{}", t.len());
+        assert_eq!(capped("short".into(), 5), "short");
     }
 
     #[test]
