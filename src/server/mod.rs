@@ -10,12 +10,14 @@
 //! drops any HTTP request in flight.
 //!
 //! Every result's text is capped ([`MAX_TEXT_CHARS`], [`MAX_ERROR_TEXT_CHARS`]) on top of the cap
-//! on each string read from the upstream ([`crate::api::decode`]).
+//! on each string read from the upstream ([`crate::api::decode`]), and at most
+//! [`waits::MAX_WAITING`] calls wait for a batch to end at once.
 
 pub mod advice;
 pub mod params;
 pub mod report;
 pub mod wait;
+pub mod waits;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -36,6 +38,7 @@ use advice::Operation;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
 use report::{BatchReport, Context, ListReport};
 use wait::Progress;
+use waits::Waits;
 
 /// The longest text a successful result carries: a full page of 1,000 batches is about 150,000
 /// characters. Only an upstream sending junk reaches it.
@@ -70,6 +73,8 @@ pub struct BatchServer {
     client: BatchesClient,
     /// Cancelled when the process is shutting down: every call in flight ends at once.
     shutdown: CancellationToken,
+    /// The slots for calls waiting for `ended`, shared by every clone (so every session).
+    waits: Waits,
     tool_router: ToolRouter<Self>,
 }
 
@@ -79,8 +84,16 @@ impl BatchServer {
         Self {
             client,
             shutdown: CancellationToken::new(),
+            waits: Waits::default(),
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// Shares `waits` (the bound on calls waiting for `ended`) with other servers: for a
+    /// transport that builds a server per session instead of cloning one.
+    pub fn with_waits(mut self, waits: Waits) -> Self {
+        self.waits = waits;
+        self
     }
 
     /// Ends every call in flight when `token` is cancelled (see [`crate::shutdown`]).
@@ -208,6 +221,13 @@ impl BatchServer {
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return batch_result(BatchReport::new(batch, Context::Canceled));
         }
+        // Held until the wait ends (or the call is dropped); none left: answer now, saying so.
+        let Some(_slot) = self.waits.try_begin() else {
+            tracing::debug!(id = %id, limit = self.waits.limit(), "too many calls waiting");
+            let mut report = BatchReport::new(batch, Context::Canceled);
+            report.note = format!("{} {}", self.waits.busy_note(), report.note);
+            return batch_result(report);
+        };
         let wait = Duration::from_secs(u64::from(wait_seconds));
         // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
         // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
