@@ -74,7 +74,7 @@ pub fn explain(op: Operation<'_>, error: &ApiError) -> String {
             "{error}. This is not the Batches API answering as expected: check that \
              MSGBATCH_API_URL ends just before /messages (e.g. {REAL_API_URL}) and that no proxy \
              is answering in its place.{}",
-            answered_but_unread(op, *status)
+            answered_but_unread(op, *status, error)
         ),
         ApiError::OtherBatch {
             base_url,
@@ -92,15 +92,28 @@ pub fn explain(op: Operation<'_>, error: &ApiError) -> String {
     text
 }
 
-/// What a success status with an unreadable body means for the operation. A 2xx means the
-/// request arrived and was accepted: a cancel must not be called one that "may or may not have
-/// reached the API".
-fn answered_but_unread(op: Operation<'_>, status: u16) -> &'static str {
+/// What a success status with an unreadable body means for the operation. A 2xx in JSON is
+/// the API accepting the request in a shape this version cannot read: a cancel must not be
+/// called one that "may or may not have reached the API". A 2xx HTML page is another matter:
+/// a captive portal or a proxy's sign-in page answers 200 without passing anything on.
+fn answered_but_unread(op: Operation<'_>, status: u16, error: &ApiError) -> &'static str {
+    let html = match error {
+        ApiError::Decode {
+            content_type,
+            detail,
+            ..
+        } => content_type.contains("html") || detail.contains("HTML page"),
+        _ => false,
+    };
     match (op, status) {
+        (Operation::Cancel(_), 200..=299) if html => {
+            " The HTTP 200 came with an HTML page, which the API never sends: most likely a \
+             proxy or a network sign-in page answered, and the cancel did not reach the API. \
+             Call get_message_batch once the network is fixed to see the batch's status."
+        }
         (Operation::Cancel(_), 200..=299) => {
-            " The cancel request did reach the endpoint, which accepted it (a success status), \
-             but what it answered cannot be read: call get_message_batch to see the batch's \
-             status."
+            " The endpoint accepted the cancel request (HTTP 200), but its answer cannot be \
+             read: call get_message_batch to see the batch's status."
         }
         _ => op.maybe_applied(),
     }
@@ -314,7 +327,17 @@ mod tests {
         };
         let t = explain(Operation::Cancel("b"), &e);
         assert!(!t.contains("may or may not"), "{t}");
-        assert!(t.contains("did reach the endpoint"), "{t}");
+        assert!(t.contains("accepted the cancel request (HTTP 200)"), "{t}");
+        // An HTML page with 200 is a portal or proxy, not the API accepting anything.
+        let e = ApiError::Decode {
+            status: 200,
+            content_type: "text/html".into(),
+            expected: "a message batch",
+            detail: "the body looks like an HTML page".into(),
+        };
+        let t = explain(Operation::Cancel("b"), &e);
+        assert!(t.contains("did not reach the API"), "{t}");
+        assert!(!t.contains("accepted"), "{t}");
         let e = ApiError::TooLarge {
             status: 200,
             limit: 8,
