@@ -381,6 +381,7 @@ async fn a_15_s_wait_reports_time_waited_strictly_increasing_with_status_and_cou
     client.cancel().await.ok();
 }
 
+/// A batch that never ends within the wait: polls at 1 and 3 s, then the 5 s deadline.
 #[tokio::test]
 async fn a_wait_that_runs_out_on_held_counts_still_never_says_0_of_n() {
     let up = real_counts_upstream(None).await;
@@ -388,7 +389,7 @@ async fn a_wait_that_runs_out_on_held_counts_still_never_says_0_of_n() {
     let r = call(
         &client,
         "cancel_message_batch",
-        json!({ "message_batch_id": "msgbatch_01NeverEnds00000000000", "wait_seconds": 3 }),
+        json!({ "message_batch_id": "msgbatch_01NeverEnds00000000000", "wait_seconds": 5 }),
     )
     .await;
     let t = text(&r);
@@ -404,7 +405,7 @@ async fn a_wait_that_runs_out_on_held_counts_still_never_says_0_of_n() {
     assert!(
         progress
             .iter()
-            .all(|p| p.total == Some(3.0) && p.progress <= 3.0),
+            .all(|p| p.total == Some(5.0) && p.progress <= 5.0),
         "{progress:?}"
     );
     client.cancel().await.ok();
