@@ -119,9 +119,40 @@ impl PartialEq<ProcessingStatus> for Status {
     }
 }
 
+/// Longest unknown status shown in text; the structured content keeps it whole.
+const MAX_SHOWN_STATUS: usize = 64;
+
+/// For text: an unknown status comes from the upstream, so a hostile one is cut short.
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Self::Known(k) => f.write_str(k.as_str()),
+            Self::Other(o) => f.write_str(&super::error::truncate(o, MAX_SHOWN_STATUS)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_known_or_not() {
+        for (wire, known) in [
+            ("in_progress", Some(ProcessingStatus::InProgress)),
+            ("canceling", Some(ProcessingStatus::Canceling)),
+            ("ended", Some(ProcessingStatus::Ended)),
+            ("paused", None),
+        ] {
+            let s: Status = serde_json::from_value(Value::from(wire)).unwrap();
+            assert_eq!(s.known(), known);
+            assert_eq!(s.to_string(), wire);
+            assert_eq!(serde_json::to_value(&s).unwrap(), Value::from(wire));
+        }
+        let long: Status = serde_json::from_value(Value::from("x".repeat(10_000))).unwrap();
+        assert!(long.to_string().chars().count() <= MAX_SHOWN_STATUS + 1);
+        assert_eq!(long.as_str().len(), 10_000);
+        assert!(!long.is_ended() && !long.is_cancelable());
     }
 }
 
