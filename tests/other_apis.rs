@@ -185,6 +185,21 @@ async fn a_canned_mock_asked_about_its_own_example_answers_as_before() {
     assert!(t.contains(&format!("before_id=\"{EXAMPLE_ID}\"")), "{t}");
     assert!(!t.contains("after_id="), "{t}");
     assert_names_the_api(&t, &base);
+
+    // Paging on from the canned page's last batch gets the same page again: said, not looped.
+    let r = call(
+        &client,
+        "list_message_batches",
+        json!({ "after_id": "msgbatch_024Abw3DNIMOoYkKKLRrK3FG" }),
+    )
+    .await;
+    let t = text(&r);
+    assert!(!is_error(&r), "{t}");
+    assert!(
+        t.contains("canned page") && t.contains("Do not page on"),
+        "{t}"
+    );
+    assert!(!t.contains("More batches"), "{t}");
     client.cancel().await.ok();
 }
 

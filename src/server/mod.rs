@@ -179,7 +179,7 @@ impl BatchServer {
         let work = async {
             match self.client.list(&query).await {
                 Ok(page) => {
-                    let report = ListReport::new(page, query.before_id.is_some());
+                    let report = ListReport::new(page, &query);
                     structured_result(&report, report.text())
                 }
                 Err(e) => self.api_error(Operation::List, &e),

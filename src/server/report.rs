@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::api::{BatchPage, MessageBatch, ProcessingStatus};
+use crate::api::{BatchPage, ListParams, MessageBatch, ProcessingStatus};
 
 /// Said of a `processing_status` this server does not know (a newer API's).
 pub const UNKNOWN_STATUS: &str = "a status this server does not know; check the API docs";
@@ -220,9 +220,14 @@ fn ended_note(b: &MessageBatch, context: Context) -> String {
 }
 
 impl ListReport {
-    /// `paged_back` says the page was fetched with `before_id`: the next page in that direction
-    /// is then asked for with `before_id=first_id`, as the official SDKs do.
-    pub fn new(page: BatchPage, paged_back: bool) -> Self {
+    /// `query` is what was asked: a page fetched with `before_id` goes on with
+    /// `before_id=first_id`, as the official SDKs page backwards; and a page that holds the very
+    /// batch given as the cursor is a canned answer (a real API pages past the cursor), on which
+    /// paging would loop forever, so no next page is offered.
+    pub fn new(page: BatchPage, query: &ListParams) -> Self {
+        let paged_back = query.before_id.is_some();
+        let cursor = query.before_id.as_deref().or(query.after_id.as_deref());
+        let canned = cursor.filter(|c| page.data.iter().any(|b| b.id == *c));
         let running = page
             .data
             .iter()
@@ -263,7 +268,14 @@ impl ListReport {
         } else {
             page.last_id.as_ref().map(|id| ("after_id", id))
         };
-        if page.has_more
+        if let Some(c) = canned {
+            let _ = write!(
+                note,
+                " This page holds the batch given as the cursor ({c}), which the API never \
+                 returns: the endpoint answers with a canned page whatever is asked (a mock), so \
+                 paging on would loop. Do not page on."
+            );
+        } else if page.has_more
             && let Some((cursor, id)) = next
         {
             let _ = write!(note, " More batches: call again with {cursor}=\"{id}\".");
@@ -393,14 +405,26 @@ mod tests {
             last_id: Some("b".into()),
             extra: Default::default(),
         };
-        let r = ListReport::new(page.clone(), false);
+        let r = ListReport::new(page.clone(), &ListParams::default());
         let text = r.text();
         assert_eq!(text.matches("[can cancel]").count(), 1, "{text}");
         assert!(r.note.contains("after_id=\"b\""));
         // Paging backwards goes on backwards, from the first ID.
-        let r = ListReport::new(page, true);
+        let back = ListParams {
+            before_id: Some("z".into()),
+            ..ListParams::default()
+        };
+        let r = ListReport::new(page.clone(), &back);
         assert!(r.note.contains("before_id=\"a\""), "{}", r.note);
         assert!(!r.note.contains("after_id"), "{}", r.note);
+        // A page holding the cursor's own batch is canned: no next page is offered.
+        let canned = ListParams {
+            after_id: Some("msgbatch_x".into()),
+            ..ListParams::default()
+        };
+        let r = ListReport::new(page, &canned);
+        assert!(r.note.contains("canned page"), "{}", r.note);
+        assert!(!r.note.contains("More batches"), "{}", r.note);
     }
 
     /// The real API's way: every request under `processing` until the end.
@@ -443,7 +467,7 @@ mod tests {
             last_id: None,
             extra: Default::default(),
         };
-        let text = ListReport::new(page, false).text();
+        let text = ListReport::new(page, &ListParams::default()).text();
         assert!(!text.contains("0/100"), "{text}");
         assert!(
             text.contains("100 requests, counted when it ends  [can cancel]"),
@@ -484,7 +508,7 @@ mod tests {
             last_id: None,
             extra: Default::default(),
         };
-        let r = ListReport::new(page, false);
+        let r = ListReport::new(page, &ListParams::default());
         assert!(
             r.text().contains("msgbatch_x paused (unknown status)"),
             "{}",
