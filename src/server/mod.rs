@@ -8,21 +8,32 @@
 //! `isError: true` and a text that says what to do next ([`advice`]); nothing here ends the
 //! server. Each call stops as soon as the client cancels it: the work future is dropped, which
 //! drops any HTTP request in flight.
+//!
+//! Every result's text is capped ([`MAX_TEXT_CHARS`], [`MAX_ERROR_TEXT_CHARS`]) on top of the cap
+//! on each string read from the upstream ([`crate::api::decode`]), and at most
+//! [`waits::MAX_WAITING`] calls wait for a batch to end at once.
 
 pub mod advice;
+pub mod origin;
 pub mod params;
 pub mod report;
 pub mod wait;
+pub mod waits;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
+use rmcp::ErrorData;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
@@ -30,9 +41,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiError, BatchId, BatchesClient, ListParams as ApiListParams, ProcessingStatus};
 use advice::Operation;
+use origin::Origin;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
 use report::{BatchReport, Context, ListReport};
 use wait::Progress;
+use waits::Waits;
+
+/// The longest text a successful result carries: a full page of 1,000 batches is about 150,000
+/// characters. Only an upstream sending junk reaches it.
+pub const MAX_TEXT_CHARS: usize = 256 * 1024;
+/// The longest text an `isError` result carries: advice is a paragraph, the API's own message at
+/// most 500 characters of it.
+pub const MAX_ERROR_TEXT_CHARS: usize = 4 * 1024;
 
 /// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
 /// costs tokens in every conversation the server is part of.
@@ -60,6 +80,10 @@ pub struct BatchServer {
     client: BatchesClient,
     /// Cancelled when the process is shutting down: every call in flight ends at once.
     shutdown: CancellationToken,
+    /// The slots for calls waiting for `ended`, shared by every clone (so every session).
+    waits: Waits,
+    /// Says, in every result, which API answered (see [`origin`]).
+    origin: Origin,
     tool_router: ToolRouter<Self>,
 }
 
@@ -76,8 +100,10 @@ fn read_only_refusal(tool: &str) -> String {
 impl BatchServer {
     pub fn new(client: BatchesClient) -> Self {
         Self {
+            origin: Origin::new(client.base_url()),
             client,
             shutdown: CancellationToken::new(),
+            waits: Waits::default(),
             tool_router: Self::tool_router(),
         }
     }
@@ -102,6 +128,13 @@ impl BatchServer {
                 self.tool_router.disable_route(name);
             }
         }
+        self
+    }
+
+    /// Shares `waits` (the bound on calls waiting for `ended`) with other servers: for a
+    /// transport that builds a server per session instead of cloning one.
+    pub fn with_waits(mut self, waits: Waits) -> Self {
+        self.waits = waits;
         self
     }
 
@@ -201,7 +234,7 @@ impl BatchServer {
         let work = async {
             match self.client.list(&query).await {
                 Ok(page) => {
-                    let report = ListReport::new(page);
+                    let report = ListReport::new(page, &query);
                     structured_result(&report, report.text())
                 }
                 Err(e) => self.api_error(Operation::List, &e),
@@ -230,6 +263,13 @@ impl BatchServer {
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return batch_result(BatchReport::new(batch, Context::Canceled));
         }
+        // Held until the wait ends (or the call is dropped); none left: answer now, saying so.
+        let Some(_slot) = self.waits.try_begin() else {
+            tracing::debug!(id = %id, limit = self.waits.limit(), "too many calls waiting");
+            let mut report = BatchReport::new(batch, Context::Canceled);
+            report.note = format!("{} {}", self.waits.busy_note(), report.note);
+            return batch_result(report);
+        };
         let wait = Duration::from_secs(u64::from(wait_seconds));
         // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
         // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
@@ -265,18 +305,18 @@ impl BatchServer {
         let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
         if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
-            match batch.processing_status {
-                ProcessingStatus::Ended => {
+            match batch.processing_status.known() {
+                Some(ProcessingStatus::Ended) => {
                     let report = BatchReport::new(batch, Context::Get);
                     return error_result(format!(
                         "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
                         report.text()
                     ));
                 }
-                ProcessingStatus::Canceling => {
+                Some(ProcessingStatus::Canceling) => {
                     return batch_result(BatchReport::new(batch, Context::Canceled));
                 }
-                ProcessingStatus::InProgress => {}
+                Some(ProcessingStatus::InProgress) | None => {}
             }
         }
         self.api_error(op, &error)
@@ -311,18 +351,24 @@ impl BatchServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for BatchServer {
-    /// The router's own dispatch, except for a tool that read-only mode disabled: the router
-    /// would answer "tool not found", which would leave the model guessing.
+    /// The router's `call_tool`, plus the one place where every tool result, success or error,
+    /// is told which API answered ([`Origin::stamp`]); and, for a tool that read-only mode
+    /// disabled, an answer that says so (the router would answer "tool not found", which would
+    /// leave the model guessing; no API answered, so nothing is stamped).
     async fn call_tool(
         &self,
-        request: rmcp::model::CallToolRequestParams,
+        request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+    ) -> Result<CallToolResponse, ErrorData> {
         if self.tool_router.is_disabled(&request.name) {
             return Ok(error_result(read_only_refusal(&request.name)).into());
         }
-        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
+        let call = ToolCallContext::new(self, request, context);
+        let mut response = self.tool_router.call(call).await;
+        if let Ok(CallToolResponse::Complete(result)) = &mut response {
+            self.origin.stamp(result);
+        }
+        response
     }
 
     fn get_info(&self) -> ServerConfig {
@@ -381,6 +427,7 @@ fn batch_result(report: BatchReport) -> CallToolResult {
 fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     match serde_json::to_value(value) {
         Ok(v) => {
+            let text = capped(text, MAX_TEXT_CHARS);
             let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
             result.structured_content = Some(v);
             result
@@ -413,7 +460,20 @@ async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> Cal
 }
 
 fn error_result(text: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(text)])
+    CallToolResult::error(vec![ContentBlock::text(capped(text, MAX_ERROR_TEXT_CHARS))])
+}
+
+/// `text` cut to at most `max` characters (and a note saying so): every result text goes
+/// through here, so no answer from the upstream, however built, floods the model's context.
+fn capped(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    if let Some((i, _)) = text.char_indices().nth(max) {
+        text.truncate(i);
+        text.push_str("… [cut: the rest of this text is not shown]");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -429,6 +489,23 @@ mod tests {
         assert!(!text.contains("boom"), "{text}");
         let ok = answer_even_on_panic(async { error_result("fine".into()) }).await;
         assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
+    }
+
+    #[test]
+    fn result_texts_are_capped() {
+        let long = "é".repeat(MAX_TEXT_CHARS * 2);
+        let r = error_result(long.clone());
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(
+            t.chars().count() < MAX_ERROR_TEXT_CHARS + 100,
+            "{}",
+            t.len()
+        );
+        assert!(t.ends_with("not shown]"));
+        let r = structured_result(&1, long);
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(t.chars().count() < MAX_TEXT_CHARS + 100, "{}", t.len());
+        assert_eq!(capped("short".into(), 5), "short");
     }
 
     #[test]
