@@ -10,8 +10,11 @@
 //! drops any HTTP request in flight.
 
 pub mod advice;
+pub mod bulk;
+pub mod bulk_report;
 pub mod params;
 pub mod report;
+pub mod schema;
 pub mod wait;
 
 use std::future::Future;
@@ -28,7 +31,9 @@ use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiError, BatchId, BatchesClient, ListParams as ApiListParams, ProcessingStatus};
+use crate::api::{
+    ApiError, BatchId, BatchesClient, ListParams as ApiListParams, MessageBatch, ProcessingStatus,
+};
 use advice::Operation;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
 use report::{BatchReport, Context, ListReport};
@@ -37,8 +42,9 @@ use wait::Progress;
 /// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
 /// costs tokens in every conversation the server is part of.
 pub const INSTRUCTIONS: &str = "Cancel, inspect and find Anthropic Message Batches. \
-To stop a batch, call cancel_message_batch with its ID (msgbatch_...). If no ID was given, call \
-list_message_batches first: only `in_progress` batches can be canceled. Cancellation is not \
+To stop a batch, call cancel_message_batch with its ID (msgbatch_...); to stop several, call \
+cancel_message_batches once with all their IDs. If no ID was given, call list_message_batches \
+first: only `in_progress` batches can be canceled. Cancellation is not \
 immediate: the batch becomes `canceling`, then `ended`; follow it with get_message_batch or \
 cancel_message_batch's wait_seconds.";
 
@@ -69,7 +75,8 @@ impl BatchServer {
         Self {
             client,
             shutdown: CancellationToken::new(),
-            tool_router: Self::tool_router(),
+            // Every tool's input schema goes through the one portable rewrite (see `schema`).
+            tool_router: schema::portable_tools(Self::tool_router() + Self::bulk_tool_router()),
         }
     }
 
@@ -179,6 +186,22 @@ impl BatchServer {
     }
 }
 
+/// What one cancel came to. Both cancel tools start from it, so that they read the API's
+/// answers the same way; each then words it for its own answer.
+#[derive(Debug)]
+pub(crate) enum Cancel {
+    /// The API accepted the cancel and answered with the batch: `canceling`, or `ended` when
+    /// it had already ended.
+    Accepted(MessageBatch),
+    /// The API refused, and the batch turned out to be `canceling`: an earlier cancel went
+    /// through.
+    AlreadyCanceling(MessageBatch),
+    /// The API refused, and the batch turned out to have ended: nothing to cancel.
+    AlreadyEnded(MessageBatch),
+    /// The cancel failed, for this reason.
+    Failed(ApiError),
+}
+
 impl BatchServer {
     /// Cancel, then (if asked) wait for `ended`.
     async fn cancel(
@@ -187,14 +210,17 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        // The whole call, follow-up included, stays within one call's worst case.
-        let deadline = Instant::now() + self.client.worst_case();
-        let batch = match self.client.cancel(id).await {
-            Ok(b) => b,
-            // Boxed, as the wait below: rare paths, kept out of every call's future (see below).
-            Err(e) => return Box::pin(self.cancel_refused(id, e, deadline)).await,
+        let batch = match self.cancel_once(id).await {
+            Cancel::Accepted(b) | Cancel::AlreadyCanceling(b) => b,
+            Cancel::AlreadyEnded(batch) => {
+                let report = BatchReport::new(batch, Context::Get);
+                return error_result(format!(
+                    "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
+                    report.text()
+                ));
+            }
+            Cancel::Failed(e) => return self.api_error(Operation::Cancel(id.as_str()), &e),
         };
-        tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return batch_result(BatchReport::new(batch, Context::Canceled));
         }
@@ -219,35 +245,35 @@ impl BatchServer {
         }
     }
 
+    /// One cancel, read into a [`Cancel`]: the logic both cancel tools share.
+    pub(crate) async fn cancel_once(&self, id: &BatchId) -> Cancel {
+        // The cancel and the fetch that may explain a refusal stay within one call's worst case.
+        let deadline = Instant::now() + self.client.worst_case();
+        match self.client.cancel(id).await {
+            Ok(batch) => {
+                tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
+                Cancel::Accepted(batch)
+            }
+            // Boxed, as the wait: a rare path, kept out of every call's future.
+            Err(e) => Box::pin(self.cancel_refused(id, e, deadline)).await,
+        }
+    }
+
     /// A cancel the API refused. A 400 or 409 usually means the batch has already ended: fetch
     /// it and say so plainly, with its final counts, rather than echo the API's terse message.
     /// The fetch gives up at `deadline` (the call's own bound): it only improves the message,
     /// so it must not double the time the call can take.
-    async fn cancel_refused(
-        &self,
-        id: &BatchId,
-        error: ApiError,
-        deadline: Instant,
-    ) -> CallToolResult {
-        let op = Operation::Cancel(id.as_str());
+    async fn cancel_refused(&self, id: &BatchId, error: ApiError, deadline: Instant) -> Cancel {
         let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
         if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
             match batch.processing_status {
-                ProcessingStatus::Ended => {
-                    let report = BatchReport::new(batch, Context::Get);
-                    return error_result(format!(
-                        "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
-                        report.text()
-                    ));
-                }
-                ProcessingStatus::Canceling => {
-                    return batch_result(BatchReport::new(batch, Context::Canceled));
-                }
+                ProcessingStatus::Ended => return Cancel::AlreadyEnded(batch),
+                ProcessingStatus::Canceling => return Cancel::AlreadyCanceling(batch),
                 ProcessingStatus::InProgress => {}
             }
         }
-        self.api_error(op, &error)
+        Cancel::Failed(error)
     }
 
     /// Runs `work` unless the client cancels the call, or the server shuts down, first; then
@@ -426,7 +452,7 @@ mod tests {
         ));
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(names.len(), 4, "{names:?}");
         let cancel = tools
             .iter()
             .find(|t| t.name == "cancel_message_batch")
@@ -437,6 +463,30 @@ mod tests {
         assert_eq!(a.destructive_hint, Some(true));
         assert_eq!(a.idempotent_hint, Some(true));
         assert_eq!(a.open_world_hint, Some(true));
+        // The bulk cancel is exactly as destructive as the single one (read-only mode hides both).
+        let bulk = tools
+            .iter()
+            .find(|t| t.name == "cancel_message_batches")
+            .unwrap();
+        let b = bulk.annotations.as_ref().unwrap();
+        assert_eq!(b.title.as_deref(), Some("Cancel message batches"));
+        assert_eq!(
+            (
+                b.read_only_hint,
+                b.destructive_hint,
+                b.idempotent_hint,
+                b.open_world_hint
+            ),
+            (
+                a.read_only_hint,
+                a.destructive_hint,
+                a.idempotent_hint,
+                a.open_world_hint
+            )
+        );
+        let out = serde_json::to_value(bulk.output_schema.as_ref().unwrap()).unwrap();
+        assert!(out["properties"]["outcomes"].is_object(), "{out}");
+        assert!(out["properties"]["summary"].is_object(), "{out}");
         let out = serde_json::to_value(cancel.output_schema.as_ref().unwrap()).unwrap();
         assert!(out["properties"]["note"].is_object(), "{out}");
         assert!(out["properties"]["processing_status"].is_object(), "{out}");
