@@ -1,8 +1,10 @@
-//! The MCP surface: three tools over the Batches API, served on stdio with rmcp.
+//! The MCP surface: four tools over the Batches API and two prompts, served with rmcp.
 //!
 //! - `cancel_message_batch`: the job itself, with an optional wait for `ended`;
 //! - `get_message_batch`: where a batch is now, and what that means;
-//! - `list_message_batches`: how an agent finds the ID when the person did not give one.
+//! - `list_message_batches`: how an agent finds the ID when the person did not give one;
+//! - `cancel_message_batches`: "stop all my running batches" in one call ([`bulk`]);
+//! - prompts `stop-batch` and `stop-all-running` ([`prompts`]).
 //!
 //! Every failure, from a bad argument to an unreachable API, is a tool result with
 //! `isError: true` and a text that says what to do next ([`advice`]); nothing here ends the
@@ -13,6 +15,7 @@ pub mod advice;
 pub mod bulk;
 pub mod bulk_report;
 pub mod params;
+pub mod prompts;
 pub mod report;
 pub mod schema;
 pub mod wait;
@@ -23,11 +26,12 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
 use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
-use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +71,7 @@ pub struct BatchServer {
     /// Cancelled when the process is shutting down: every call in flight ends at once.
     shutdown: CancellationToken,
     tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
 }
 
 #[tool_router]
@@ -77,6 +82,7 @@ impl BatchServer {
             shutdown: CancellationToken::new(),
             // Every tool's input schema goes through the one portable rewrite (see `schema`).
             tool_router: schema::portable_tools(Self::tool_router() + Self::bulk_tool_router()),
+            prompt_router: Self::prompt_router(),
         }
     }
 
@@ -304,15 +310,21 @@ impl BatchServer {
 }
 
 #[tool_handler(router = self.tool_router)]
+#[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for BatchServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-                    .with_title("Message Batches: cancel, inspect, list")
-                    .with_description(env!("CARGO_PKG_DESCRIPTION")),
-            )
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                .with_title("Message Batches: cancel, inspect, list")
+                .with_description(env!("CARGO_PKG_DESCRIPTION")),
+        )
+        .with_instructions(INSTRUCTIONS)
     }
 }
 
