@@ -114,7 +114,10 @@ async fn stop_batch_refuses_an_id_that_is_not_one() {
             .clone(),
     );
     let err = client.get_prompt(params).await.expect_err("refused");
-    assert!(err.to_string().contains("message_batch_id contains ';'"), "{err}");
+    assert!(
+        err.to_string().contains("message_batch_id contains ';'"),
+        "{err}"
+    );
     let params = GetPromptRequestParams::new("stop-batch");
     assert!(client.get_prompt(params).await.is_err(), "no ID");
     // The server goes on serving.
