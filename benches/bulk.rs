@@ -61,7 +61,12 @@ async fn call(client: &Client, name: &'static str, args: Value) -> rmcp::model::
 /// One `cancel_message_batches` call for all of `ids`.
 async fn bulk(client: &Client, ids: &[String]) -> Duration {
     let start = Instant::now();
-    let r = call(client, "cancel_message_batches", json!({ "message_batch_ids": ids })).await;
+    let r = call(
+        client,
+        "cancel_message_batches",
+        json!({ "message_batch_ids": ids }),
+    )
+    .await;
     let took = start.elapsed();
     let s = r.structured_content.expect("structured");
     let canceling = s["counts"]["canceling"].as_u64().unwrap_or(0)
@@ -74,7 +79,12 @@ async fn bulk(client: &Client, ids: &[String]) -> Duration {
 async fn singles(client: &Client, ids: &[String]) -> Duration {
     let start = Instant::now();
     for id in ids {
-        let r = call(client, "cancel_message_batch", json!({ "message_batch_id": id })).await;
+        let r = call(
+            client,
+            "cancel_message_batch",
+            json!({ "message_batch_id": id }),
+        )
+        .await;
         let s = r.structured_content.expect("structured");
         assert_eq!(s["processing_status"], "canceling", "{s}");
     }
@@ -103,6 +113,7 @@ async fn against_simulator() -> Row {
             request_time: Duration::from_secs(60),
             cancel_delay: Duration::from_secs(3600),
             seed: false,
+            ..SimConfig::default()
         },
     )
     .await

@@ -78,6 +78,9 @@ pub async fn run(args: &DemoArgs) -> Result<(), DemoError> {
             request_time: Duration::from_millis(100),
             cancel_delay: Duration::from_secs(3),
             seed: true,
+            // So that the demo shows counts moving; said on screen, as the real API does not.
+            live_counts: true,
+            ..SimConfig::default()
         },
     )
     .await
@@ -87,6 +90,10 @@ pub async fn run(args: &DemoArgs) -> Result<(), DemoError> {
     println!(
         "  simulator  Message Batches API at {} (in this process)",
         sim.base_url()
+    );
+    println!(
+        "             set to report requests as they finish (`mock --live-counts`); the real API\n             \
+         keeps them all under `processing` until the batch ends"
     );
 
     let live = std::io::stderr().is_terminal();

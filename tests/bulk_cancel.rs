@@ -12,8 +12,6 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-// `..default()`: the simulator's options grow; these tests need only these three.
-#[allow(clippy::needless_update)]
 async fn sim(request_ms: u64, cancel_delay_ms: u64) -> RunningSimulator {
     simulator::start(
         ([127, 0, 0, 1], 0).into(),

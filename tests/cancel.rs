@@ -15,6 +15,7 @@ async fn sim(request_ms: u64, cancel_delay_ms: u64) -> RunningSimulator {
             request_time: Duration::from_millis(request_ms),
             cancel_delay: Duration::from_millis(cancel_delay_ms),
             seed: false,
+            ..SimConfig::default()
         },
     )
     .await

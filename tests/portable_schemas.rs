@@ -253,6 +253,7 @@ async fn null_for_each_optional_argument_means_not_given() {
             request_time: Duration::from_millis(1_000),
             cancel_delay: Duration::from_millis(60_000),
             seed: false,
+            ..SimConfig::default()
         },
     )
     .await
