@@ -200,12 +200,12 @@ async fn main() {
     );
     let rows = [against_simulator().await, against_slow_upstream().await];
     println!(
-        "{:<38} {:>28} {:>30} {:>8}",
+        "{:<38} {:>30} {:>31} {:>7}",
         "upstream", "1 cancel_message_batches call", "100 cancel_message_batch calls", "ratio"
     );
     for r in rows {
         println!(
-            "{:<38} {:>28} {:>30} {:>7.1}x",
+            "{:<38} {:>30} {:>31} {:>6.1}x",
             r.upstream,
             ms(r.bulk),
             ms(r.singles),
