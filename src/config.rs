@@ -13,14 +13,15 @@ use std::time::Duration;
 use clap::Args;
 use reqwest::Url;
 
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, BaseUrl};
 
 /// The sandbox mock's base URL: the default, so that a first run talks to a local simulator.
 pub const DEFAULT_API_URL: &str = "http://localhost:8080/rest/anthropic-message-batches-api/1.0.0";
 /// The real API's base URL.
 pub const REAL_API_URL: &str = "https://api.anthropic.com/v1";
 /// Sent as `x-api-key` when no key is set and the base URL is on this machine, so that the
-/// simulator and the sandbox mock (which want the header present) work without a real key.
+/// simulator and the sandbox mock (which want the header present) work without a real key; and
+/// always to [`DEFAULT_API_URL`], in place of any key the person set (see [`Config::key_withheld`]).
 pub const PLACEHOLDER_KEY: &str = "msgbatch-mcp-local-placeholder";
 
 /// The API settings, as given on the command line or in the environment.
@@ -28,7 +29,9 @@ pub const PLACEHOLDER_KEY: &str = "msgbatch-mcp-local-placeholder";
 pub struct ApiSettings {
     /// Base URL of the Message Batches API, ending just before `/messages`.
     /// Real batches: https://api.anthropic.com/v1
-    #[arg(long = "api-url", env = "MSGBATCH_API_URL", default_value = DEFAULT_API_URL)]
+    // The value is not echoed by --help: it may carry a gateway's user and password.
+    #[arg(long = "api-url", env = "MSGBATCH_API_URL", default_value = DEFAULT_API_URL,
+          hide_env_values = true)]
     pub api_url: String,
 
     /// Anthropic API key (sent as x-api-key). Prefer the environment variable over the flag.
@@ -80,7 +83,8 @@ fn parse_flag(s: &str) -> Result<bool, String> {
     }
 }
 
-/// Why the settings cannot be used to reach the API. Each text says how to fix it.
+/// Why the settings cannot be used to reach the API. Each text says how to fix it, and names
+/// the URL only as [`BaseUrl::shown`] (without credentials).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error(
@@ -110,8 +114,8 @@ pub enum ConfigError {
 /// The settings, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The base URL, without a trailing slash.
-    pub base_url: String,
+    /// The base URL, without a trailing slash. Formatting it shows it without credentials.
+    pub base_url: BaseUrl,
     /// The key to send, or the reason no request may be sent.
     pub key: Result<ApiKey, ConfigError>,
     /// Bound on one HTTP attempt.
@@ -120,6 +124,26 @@ pub struct Config {
     pub max_retries: u32,
     /// Whether the base URL's host is this machine.
     pub is_loopback: bool,
+    /// Whether a key was set but is not sent, because the base URL is the default mock URL.
+    /// A person who exports `ANTHROPIC_API_KEY` for the official SDKs (whose default is the real
+    /// API) would otherwise hand their real key to whatever listens on localhost:8080; nothing
+    /// there needs it (the sandbox mock and the simulator accept any key).
+    pub key_withheld: bool,
+}
+
+impl Config {
+    /// The warning to log at start, if the settings look like a mistake: a key set for the
+    /// default mock URL usually means the person meant the real API.
+    pub fn start_warning(&self) -> Option<String> {
+        self.key_withheld.then(|| {
+            format!(
+                "ANTHROPIC_API_KEY is set, but MSGBATCH_API_URL is the default, the local mock \
+                 {DEFAULT_API_URL}: the key is not sent there (a placeholder is), and the batches \
+                 there are not your real ones. For real batches set \
+                 MSGBATCH_API_URL={REAL_API_URL}."
+            )
+        })
+    }
 }
 
 impl ApiSettings {
@@ -133,17 +157,23 @@ impl ApiSettings {
             u if is_placeholder(u) => DEFAULT_API_URL,
             u => u,
         };
-        let base_url = api_url.trim_end_matches('/').to_owned();
+        let base_url = BaseUrl::new(api_url.trim_end_matches('/'));
         let timeout = Duration::from_secs(self.timeout_secs);
         let (is_loopback, checked) = match check_url(&base_url, self.allow_insecure) {
             Ok(loopback) => (loopback, Ok(())),
             Err(e) => (false, Err(e)),
         };
-        let key = checked.and_then(|()| match &self.api_key {
-            Some(k) if !k.is_empty() && !is_placeholder(k.expose()) => Ok(k.clone()),
+        let given = self
+            .api_key
+            .as_ref()
+            .filter(|k| !k.is_empty() && !is_placeholder(k.expose()));
+        let key_withheld = given.is_some() && is_default_url(base_url.expose());
+        let key = checked.and_then(|()| match given {
+            Some(_) if key_withheld => Ok(ApiKey::new(PLACEHOLDER_KEY)),
+            Some(k) => Ok(k.clone()),
             _ if is_loopback => Ok(ApiKey::new(PLACEHOLDER_KEY)),
             _ => Err(ConfigError::MissingKey {
-                url: base_url.clone(),
+                url: base_url.shown().to_owned(),
             }),
         });
         Config {
@@ -152,17 +182,24 @@ impl ApiSettings {
             timeout,
             max_retries: self.max_retries,
             is_loopback,
+            key_withheld,
         }
     }
 }
 
+/// Whether `base_url` (already without a trailing slash) is the default mock URL. Only that
+/// exact URL: any other one, loopback included, is one the person chose, and gets their key.
+fn is_default_url(base_url: &str) -> bool {
+    base_url.eq_ignore_ascii_case(DEFAULT_API_URL)
+}
+
 /// Checks that `url` is an http(s) URL we may send a key to; answers whether it is on loopback.
-fn check_url(url: &str, allow_insecure: bool) -> Result<bool, ConfigError> {
+fn check_url(url: &BaseUrl, allow_insecure: bool) -> Result<bool, ConfigError> {
     let bad = |reason: &str| ConfigError::BadUrl {
-        url: url.to_owned(),
+        url: url.shown().to_owned(),
         reason: reason.to_owned(),
     };
-    let parsed = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    let parsed = Url::parse(url.expose()).map_err(|e| bad(&e.to_string()))?;
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(bad("it must not have a query or fragment"));
     }
@@ -176,7 +213,7 @@ fn check_url(url: &str, allow_insecure: bool) -> Result<bool, ConfigError> {
         "https" => Ok(loopback),
         "http" if loopback || allow_insecure => Ok(loopback),
         "http" => Err(ConfigError::Insecure {
-            url: url.to_owned(),
+            url: url.shown().to_owned(),
         }),
         other => Err(bad(&format!("scheme {other:?} is not http or https"))),
     }
@@ -200,6 +237,32 @@ mod tests {
         assert!(c.is_loopback);
         assert_eq!(c.key.unwrap().expose(), PLACEHOLDER_KEY);
         assert_eq!(c.base_url, DEFAULT_API_URL);
+    }
+
+    #[test]
+    fn a_key_set_for_the_default_url_is_withheld_and_warned_about() {
+        for url in [DEFAULT_API_URL, &format!("{DEFAULT_API_URL}/")] {
+            let c = settings(url, Some("sk-ant-REAL")).resolve();
+            assert_eq!(c.key.as_ref().unwrap().expose(), PLACEHOLDER_KEY, "{url}");
+            assert!(c.key_withheld);
+            let warning = c.start_warning().expect("a warning");
+            assert!(warning.contains("not sent"), "{warning}");
+            assert!(warning.contains(REAL_API_URL), "{warning}");
+            assert!(!warning.contains("sk-ant-REAL"), "{warning}");
+        }
+        // Any other URL gets the key as given, loopback included.
+        for url in [
+            "http://127.0.0.1:8080/rest/anthropic-message-batches-api/1.0.0",
+            "http://localhost:4010",
+            REAL_API_URL,
+        ] {
+            let c = settings(url, Some("sk-ant-REAL")).resolve();
+            assert_eq!(c.key.as_ref().unwrap().expose(), "sk-ant-REAL", "{url}");
+            assert!(!c.key_withheld && c.start_warning().is_none(), "{url}");
+        }
+        // No key set: the placeholder, and nothing to warn about.
+        let c = ApiSettings::default().resolve();
+        assert!(!c.key_withheld && c.start_warning().is_none());
     }
 
     #[test]
@@ -261,6 +324,24 @@ mod tests {
         for url in ["not a url", "ftp://x/y", "http://x/?a=b"] {
             let err = settings(url, Some("k")).resolve().key.unwrap_err();
             assert!(err.to_string().contains(REAL_API_URL), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn error_texts_name_the_url_without_credentials() {
+        for url in [
+            "http://gwuser:GATEWAY-TOKEN-123@gateway.example/v1",
+            "https://gwuser:GATEWAY-TOKEN-123@gateway.example/v1",
+            "https://gwuser:GATEWAY-TOKEN-123@gateway example/v1",
+            "ftp://gwuser:GATEWAY-TOKEN-123@gateway.example/v1",
+        ] {
+            let c = settings(url, None).resolve();
+            let err = c.key.unwrap_err().to_string();
+            assert!(err.contains("[redacted]@gateway"), "{err}");
+            for shown in [err, c.base_url.to_string(), format!("{:?}", c.base_url)] {
+                assert!(!shown.contains("gwuser"), "{shown}");
+                assert!(!shown.contains("GATEWAY-TOKEN-123"), "{shown}");
+            }
         }
     }
 

@@ -216,7 +216,7 @@ async fn converse(
             .bar
             .set_draw_target(indicatif::ProgressDrawTarget::stderr());
         agent.bar.set_style(
-            ProgressStyle::with_template("    {bar:40} {pos}/{len} {msg}")
+            ProgressStyle::with_template("    {bar:40} {pos}/{len} s waited  {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
     }

@@ -116,13 +116,15 @@ async fn five_ids_give_four_cancels_and_four_outcomes() {
     assert_eq!(
         sim.simulator()
             .batch(&a.id)
-            .map(|b| b.processing_status.as_str()),
+            .map(|b| b.processing_status.to_string())
+            .as_deref(),
         Some("canceling")
     );
     assert_eq!(
         sim.simulator()
             .batch(&b.id)
-            .map(|b| b.processing_status.as_str()),
+            .map(|b| b.processing_status.to_string())
+            .as_deref(),
         Some("canceling")
     );
 
@@ -400,4 +402,103 @@ async fn eventually(within: Duration, mut cond: impl AsyncFnMut() -> bool) -> bo
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
+}
+
+/// A canned mock (the sandbox mock, Prism or Microcks serving the spec's examples) answers
+/// every ID with its one example batch: for every other ID that is an answer about another
+/// batch, so that ID's outcome is `failed` with the reason, never `canceling`; the others go on.
+#[tokio::test]
+async fn an_answer_about_another_batch_is_that_ids_failure() {
+    let up = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(batch_json(ID, "canceling")))
+        .mount(&up)
+        .await;
+    let (client, _) = spawn(&base(&up), &[]).await;
+    let r = bulk(
+        &client,
+        json!({"message_batch_ids": ["msgbatch_mine1", ID, "msgbatch_mine2"]}),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        outcomes(&r),
+        vec![
+            ("msgbatch_mine1".to_owned(), "failed".to_owned()),
+            (ID.to_owned(), "canceling".to_owned()),
+            ("msgbatch_mine2".to_owned(), "failed".to_owned()),
+        ]
+    );
+    let s = structured(&r);
+    let reason = s["outcomes"][0]["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains(&format!(
+            "answered for another batch, {ID}, not for msgbatch_mine1"
+        )),
+        "{reason}"
+    );
+    assert!(reason.contains("nothing real was canceled"), "{reason}");
+    assert!(s["outcomes"][0]["processing_status"].is_null(), "{s}");
+    assert_eq!(s["summary"], "1 canceling, 2 failed");
+    // All failing is an error, still with each outcome.
+    let r = bulk(&client, json!({"message_batch_ids": ["msgbatch_mine3"]})).await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        text(&r).contains("answered for another batch"),
+        "{}",
+        text(&r)
+    );
+    client.cancel().await.ok();
+}
+
+/// The bulk call's wait counts against the server's bound on waiting calls (one slot for the
+/// call): with every slot taken, it answers at once with its outcomes, saying it did not wait.
+#[tokio::test]
+async fn with_every_wait_slot_taken_the_bulk_call_answers_without_waiting() {
+    use msgbatch_mcp::server::waits::MAX_WAITING;
+    let up = echo_upstream("canceling", "canceling").await;
+    let mut s = RawServer::start(&base(&up), &[]).await;
+    let calls: String = (1..=MAX_WAITING)
+        .map(|n| {
+            let call = json!({
+                "jsonrpc": "2.0", "id": n, "method": "tools/call",
+                "params": {"name": "cancel_message_batch",
+                           "arguments": {"message_batch_id": format!("msgbatch_{n:05}"),
+                                         "wait_seconds": 600},
+                           "_meta": {"progressToken": n}}
+            });
+            format!("{call}\n")
+        })
+        .collect();
+    s.send_raw(calls.as_bytes()).await;
+    // Each waiting call reports progress as its wait begins: all slots are taken once every
+    // token has been seen.
+    let mut waiting = std::collections::HashSet::new();
+    while waiting.len() < MAX_WAITING {
+        let m = s
+            .next_message(Duration::from_secs(120))
+            .await
+            .expect("the server went quiet");
+        assert!(
+            m.get("id").is_none(),
+            "a call answered instead of waiting: {m}"
+        );
+        if m["method"] == "notifications/progress" {
+            waiting.insert(m["params"]["progressToken"].as_u64().unwrap_or(0));
+        }
+    }
+    let a = s
+        .call(
+            9_999,
+            "cancel_message_batches",
+            json!({"message_batch_ids": ["msgbatch_a", "msgbatch_b"], "wait_seconds": 600}),
+        )
+        .await;
+    assert_eq!(a["result"]["isError"], json!(false), "{a}");
+    let r = &a["result"]["structuredContent"];
+    assert_eq!(r["counts"]["canceling"], 2, "{r}");
+    assert_eq!(r["waited_seconds"], 0, "{r}");
+    assert!(raw_text(&a).contains("did not wait"), "{a}");
+    s.close_stdin();
+    s.wait_exit(Duration::from_secs(30)).await.expect("exits");
 }

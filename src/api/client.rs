@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::batch_id::BatchId;
+use super::decode;
 use super::error::{ApiError, truncate};
 use super::http::Http;
 use super::retry;
@@ -49,6 +50,7 @@ pub struct BatchesClient {
 #[derive(Debug)]
 struct Inner {
     http: Http,
+    /// The base URL as shown: without credentials (see [`crate::secret::BaseUrl`]).
     base_url: String,
     /// The base URL, parsed once: each request's URL is this plus path segments. Parsing the
     /// whole URL again per request cost about 20,000 instructions (the host goes through IDNA
@@ -84,9 +86,10 @@ impl BatchesClient {
         Self {
             inner: Arc::new(Inner {
                 http,
-                base_url: config.base_url.clone(),
-                // Checked by `Config`: when it does not parse, `key` holds why.
-                base: Url::parse(&config.base_url).ok(),
+                base_url: config.base_url.shown().to_owned(),
+                // Checked by `Config`: when it does not parse, `key` holds why. Credentials in
+                // it are sent as basic auth by reqwest, never as part of the URL.
+                base: Url::parse(config.base_url.expose()).ok(),
                 key,
                 timeout: config.timeout,
                 max_retries: config.max_retries,
@@ -96,7 +99,8 @@ impl BatchesClient {
         }
     }
 
-    /// The base URL requests go to.
+    /// The base URL requests go to, as it may be shown: any user and password in it are
+    /// replaced by `[redacted]`.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
     }
@@ -139,15 +143,37 @@ impl BatchesClient {
         deadline: Option<Instant>,
     ) -> Result<MessageBatch, ApiError> {
         let path = ["messages", "batches", id.as_str()];
-        self.call(Method::GET, &path, None, deadline, "a message batch")
-            .await
+        let batch = self
+            .call(Method::GET, &path, None, deadline, "a message batch")
+            .await?;
+        self.the_batch_asked_for(id, batch)
     }
 
     /// `POST /messages/batches/{id}/cancel`.
     pub async fn cancel(&self, id: &BatchId) -> Result<MessageBatch, ApiError> {
         let path = ["messages", "batches", id.as_str(), "cancel"];
-        self.call(Method::POST, &path, None, None, "a message batch")
-            .await
+        let batch = self
+            .call(Method::POST, &path, None, None, "a message batch")
+            .await?;
+        self.the_batch_asked_for(id, batch)
+    }
+
+    /// The answer, if it is about batch `id`; otherwise [`ApiError::OtherBatch`]. Checked here,
+    /// once, so that every caller (a get, a cancel, each poll of a wait, each batch of a bulk
+    /// cancel) refuses an answer about another batch instead of reporting it as this one's.
+    fn the_batch_asked_for(
+        &self,
+        id: &BatchId,
+        batch: MessageBatch,
+    ) -> Result<MessageBatch, ApiError> {
+        if batch.id == id.as_str() {
+            return Ok(batch);
+        }
+        Err(ApiError::OtherBatch {
+            base_url: self.inner.base_url.clone(),
+            requested: id.as_str().to_owned(),
+            answered: truncate(&batch.id, 100),
+        })
     }
 
     /// `GET /messages/batches?limit=&before_id=&after_id=`.
@@ -277,13 +303,14 @@ impl BatchesClient {
                 }
                 Err(ReadError::Http(e)) => return Attempt::retry(self.transport_error(&e), None),
             };
-            return match serde_json::from_slice::<T>(&body) {
+            // Every string in the answer is capped here (see [`super::decode`]).
+            return match decode::from_upstream::<T>(&body) {
                 Ok(v) => Attempt::Done(v),
                 Err(e) => Attempt::fatal(ApiError::Decode {
                     status: status.as_u16(),
                     content_type: truncate(&content_type, 100),
                     expected,
-                    detail: describe_decode_error(&body, &e),
+                    detail: truncate(&describe_decode_error(&body, &e), 500),
                 }),
             };
         }

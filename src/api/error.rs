@@ -59,6 +59,18 @@ pub enum ApiError {
         detail: String,
     },
 
+    /// The API answered (HTTP 200) with a batch other than the one asked for. A mock with
+    /// canned answers does this (the sandbox mock and Prism or Microcks serving the spec's
+    /// examples answer every ID with their one example batch), so the answer says nothing about
+    /// the batch asked for; taking it for that batch's status would tell a person their batch is
+    /// canceling while it keeps running.
+    #[error("{base_url} answered for batch {answered}, not for the batch asked for, {requested}")]
+    OtherBatch {
+        base_url: String,
+        requested: String,
+        answered: String,
+    },
+
     /// The connection broke mid-answer, or another transport fault.
     #[error("the request to {base_url} failed: {detail}")]
     Transport { base_url: String, detail: String },
@@ -109,7 +121,8 @@ impl ApiError {
         content_type: &str,
         body: &[u8],
     ) -> Self {
-        let parsed = serde_json::from_slice::<ErrorBody>(body)
+        // Strings are capped as they are decoded (see [`super::decode`]), then cut further here.
+        let parsed = super::decode::from_upstream::<ErrorBody>(body)
             .ok()
             .filter(|b| b.error.is_some() || b.message.is_some() || b.kind.is_some());
         let (kind, message, body_request_id) = match parsed {
@@ -128,9 +141,9 @@ impl ApiError {
         };
         Self::Status {
             status,
-            kind,
+            kind: kind.map(|k| truncate(&k, 100)),
             message: message.map(|m| truncate(&m, 500)),
-            request_id: request_id_header.or(body_request_id),
+            request_id: request_id_header.or(body_request_id.map(|r| truncate(&r, 200))),
             attempts: 1,
         }
     }

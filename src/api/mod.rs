@@ -2,6 +2,7 @@
 
 pub mod batch_id;
 pub mod client;
+pub mod decode;
 pub mod error;
 pub mod http;
 pub mod retry;
@@ -10,4 +11,4 @@ pub mod types;
 pub use batch_id::{BatchId, InvalidBatchId};
 pub use client::BatchesClient;
 pub use error::ApiError;
-pub use types::{BatchPage, ListParams, MessageBatch, ProcessingStatus, RequestCounts};
+pub use types::{BatchPage, ListParams, MessageBatch, ProcessingStatus, RequestCounts, Status};

@@ -24,7 +24,8 @@ use super::params::{BulkCancelParams, MAX_BULK_IDS, MAX_WAIT_SECONDS};
 use super::wait::{self, Progress};
 use super::{BatchServer, Cancel, error_result, structured_result};
 use crate::api::batch_id::EXAMPLE_ID;
-use crate::api::{ApiError, BatchId, InvalidBatchId, MessageBatch, ProcessingStatus};
+use crate::api::types::Status;
+use crate::api::{ApiError, BatchId, InvalidBatchId, MessageBatch};
 
 /// Cancels in flight at once for one call. The client's connection pool and retry policy apply
 /// to each as for a single cancel; four keeps a call of 100 IDs to a few seconds without
@@ -92,7 +93,7 @@ impl Entry {
     fn new(id: BatchId, cancel: Cancel) -> Self {
         let (outcome, batch) = match cancel {
             // The API answered the cancel with a batch that had already ended.
-            Cancel::Accepted(b) if b.processing_status == ProcessingStatus::Ended => (
+            Cancel::Accepted(b) if b.processing_status.is_ended() => (
                 BatchOutcome::with_batch(id.as_str(), OutcomeKind::AlreadyEnded, &b),
                 Some(b),
             ),
@@ -122,7 +123,10 @@ impl Entry {
     }
 
     fn ended(&self) -> bool {
-        self.outcome.processing_status == Some(ProcessingStatus::Ended)
+        self.outcome
+            .processing_status
+            .as_ref()
+            .is_some_and(Status::is_ended)
     }
 }
 
@@ -143,12 +147,25 @@ impl BatchServer {
             .buffered(CONCURRENCY)
             .collect()
             .await;
+        let mut waited = 0;
+        let mut busy = None;
         if wait_seconds > 0 {
-            let wait = Duration::from_secs(u64::from(wait_seconds));
-            Box::pin(self.follow_all(&mut entries, wait, progress.as_ref())).await;
+            // One slot of the server's bound on waiting calls, held for the whole wait: the
+            // call, not each batch, is what waits.
+            match self.waits.try_begin() {
+                Some(_slot) => {
+                    let wait = Duration::from_secs(u64::from(wait_seconds));
+                    Box::pin(self.follow_all(&mut entries, wait, progress.as_ref())).await;
+                    waited = wait_seconds;
+                }
+                None => busy = Some(self.waits.busy_note()),
+            }
         }
         let outcomes = entries.into_iter().map(|e| e.outcome).collect();
-        let report = BulkReport::new(outcomes, given, wait_seconds);
+        let mut report = BulkReport::new(outcomes, given, waited);
+        if let Some(busy) = busy {
+            report.note = format!("{busy} {}", report.note);
+        }
         let text = report.text();
         let mut result = structured_result(&report, text);
         if report.all_failed() {

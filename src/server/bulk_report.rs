@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::api::{MessageBatch, ProcessingStatus, RequestCounts};
+use crate::api::types::Status;
+use crate::api::{MessageBatch, RequestCounts};
 
 /// What became of one ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -57,8 +58,10 @@ pub struct BatchOutcome {
     pub message_batch_id: String,
     /// What became of it.
     pub outcome: OutcomeKind,
-    /// The batch's status as last seen, or null when the batch could not be read.
-    pub processing_status: Option<ProcessingStatus>,
+    /// The batch's status as last seen (`in_progress`, `canceling`, `ended`, or a newer API's
+    /// status as sent), or null when the batch could not be read.
+    #[schemars(with = "Option<String>")]
+    pub processing_status: Option<Status>,
     /// The batch's request counts as last seen, or null when the batch could not be read.
     pub request_counts: Option<RequestCounts>,
     /// RFC 3339 time processing ended, or null.
@@ -77,7 +80,7 @@ impl BatchOutcome {
         Self {
             message_batch_id: id.to_owned(),
             outcome,
-            processing_status: Some(batch.processing_status),
+            processing_status: Some(batch.processing_status.clone()),
             request_counts: Some(batch.request_counts),
             ended_at: batch.ended_at.clone(),
             results_url: batch.results_url.clone(),
@@ -100,7 +103,7 @@ impl BatchOutcome {
 
     /// Updates the status and counts from a later look at the batch.
     pub fn update(&mut self, batch: &MessageBatch) {
-        self.processing_status = Some(batch.processing_status);
+        self.processing_status = Some(batch.processing_status.clone());
         self.request_counts = Some(batch.request_counts);
         self.ended_at = batch.ended_at.clone();
         self.results_url = batch.results_url.clone();
@@ -203,7 +206,10 @@ impl BulkReport {
         }
         out.push_str("\n\n| batch | outcome | status | requests |\n|---|---|---|---|\n");
         for o in &self.outcomes {
-            let status = o.processing_status.map_or("-", ProcessingStatus::as_str);
+            let status = o
+                .processing_status
+                .as_ref()
+                .map_or("-".to_owned(), Status::to_string);
             let counts = o
                 .request_counts
                 .as_ref()
@@ -263,7 +269,8 @@ fn note(outcomes: &[BatchOutcome], counts: &Tally, waited: u32) -> String {
         let still = outcomes
             .iter()
             .filter(|o| {
-                !o.outcome.is_failure() && o.processing_status != Some(ProcessingStatus::Ended)
+                !o.outcome.is_failure()
+                    && !o.processing_status.as_ref().is_some_and(Status::is_ended)
             })
             .count();
         if waited > 0 {
@@ -304,12 +311,13 @@ fn note(outcomes: &[BatchOutcome], counts: &Tally, waited: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ProcessingStatus;
 
     fn batch(id: &str, status: ProcessingStatus) -> MessageBatch {
         MessageBatch {
             id: id.into(),
             kind: "message_batch".into(),
-            processing_status: status,
+            processing_status: status.into(),
             request_counts: RequestCounts {
                 processing: 10,
                 ..Default::default()
@@ -320,6 +328,7 @@ mod tests {
             cancel_initiated_at: None,
             ended_at: None,
             results_url: None,
+            extra: Default::default(),
         }
     }
 

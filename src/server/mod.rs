@@ -10,26 +10,37 @@
 //! `isError: true` and a text that says what to do next ([`advice`]); nothing here ends the
 //! server. Each call stops as soon as the client cancels it: the work future is dropped, which
 //! drops any HTTP request in flight.
+//!
+//! Every result's text is capped ([`MAX_TEXT_CHARS`], [`MAX_ERROR_TEXT_CHARS`]) on top of the cap
+//! on each string read from the upstream ([`crate::api::decode`]), and at most
+//! [`waits::MAX_WAITING`] calls wait for a batch to end at once.
 
 pub mod advice;
 pub mod bulk;
 pub mod bulk_report;
+pub mod origin;
 pub mod params;
 pub mod prompts;
 pub mod report;
 pub mod schema;
 pub mod wait;
+pub mod waits;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
+use rmcp::ErrorData;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
 use serde::Serialize;
@@ -39,9 +50,18 @@ use crate::api::{
     ApiError, BatchId, BatchesClient, ListParams as ApiListParams, MessageBatch, ProcessingStatus,
 };
 use advice::Operation;
+use origin::Origin;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
 use report::{BatchReport, Context, ListReport};
 use wait::Progress;
+use waits::Waits;
+
+/// The longest text a successful result carries: a full page of 1,000 batches is about 150,000
+/// characters. Only an upstream sending junk reaches it.
+pub const MAX_TEXT_CHARS: usize = 256 * 1024;
+/// The longest text an `isError` result carries: advice is a paragraph, the API's own message at
+/// most 500 characters of it.
+pub const MAX_ERROR_TEXT_CHARS: usize = 4 * 1024;
 
 /// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
 /// costs tokens in every conversation the server is part of.
@@ -70,6 +90,10 @@ pub struct BatchServer {
     client: BatchesClient,
     /// Cancelled when the process is shutting down: every call in flight ends at once.
     shutdown: CancellationToken,
+    /// The slots for calls waiting for `ended`, shared by every clone (so every session).
+    waits: Waits,
+    /// Says, in every result, which API answered (see [`origin`]).
+    origin: Origin,
     tool_router: ToolRouter<Self>,
     prompt_router: PromptRouter<Self>,
 }
@@ -78,12 +102,21 @@ pub struct BatchServer {
 impl BatchServer {
     pub fn new(client: BatchesClient) -> Self {
         Self {
+            origin: Origin::new(client.base_url()),
             client,
             shutdown: CancellationToken::new(),
+            waits: Waits::default(),
             // Every tool's input schema goes through the one portable rewrite (see `schema`).
             tool_router: schema::portable_tools(Self::tool_router() + Self::bulk_tool_router()),
             prompt_router: Self::prompt_router(),
         }
+    }
+
+    /// Shares `waits` (the bound on calls waiting for `ended`) with other servers: for a
+    /// transport that builds a server per session instead of cloning one.
+    pub fn with_waits(mut self, waits: Waits) -> Self {
+        self.waits = waits;
+        self
     }
 
     /// Ends every call in flight when `token` is cancelled (see [`crate::shutdown`]).
@@ -182,7 +215,7 @@ impl BatchServer {
         let work = async {
             match self.client.list(&query).await {
                 Ok(page) => {
-                    let report = ListReport::new(page);
+                    let report = ListReport::new(page, &query);
                     structured_result(&report, report.text())
                 }
                 Err(e) => self.api_error(Operation::List, &e),
@@ -230,6 +263,13 @@ impl BatchServer {
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return batch_result(BatchReport::new(batch, Context::Canceled));
         }
+        // Held until the wait ends (or the call is dropped); none left: answer now, saying so.
+        let Some(_slot) = self.waits.try_begin() else {
+            tracing::debug!(id = %id, limit = self.waits.limit(), "too many calls waiting");
+            let mut report = BatchReport::new(batch, Context::Canceled);
+            report.note = format!("{} {}", self.waits.busy_note(), report.note);
+            return batch_result(report);
+        };
         let wait = Duration::from_secs(u64::from(wait_seconds));
         // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
         // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
@@ -273,10 +313,10 @@ impl BatchServer {
         let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
         if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
-            match batch.processing_status {
-                ProcessingStatus::Ended => return Cancel::AlreadyEnded(batch),
-                ProcessingStatus::Canceling => return Cancel::AlreadyCanceling(batch),
-                ProcessingStatus::InProgress => {}
+            match batch.processing_status.known() {
+                Some(ProcessingStatus::Ended) => return Cancel::AlreadyEnded(batch),
+                Some(ProcessingStatus::Canceling) => return Cancel::AlreadyCanceling(batch),
+                Some(ProcessingStatus::InProgress) | None => {}
             }
         }
         Cancel::Failed(error)
@@ -312,6 +352,21 @@ impl BatchServer {
 #[tool_handler(router = self.tool_router)]
 #[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for BatchServer {
+    /// The router's `call_tool`, plus the one place where every tool result, success or error,
+    /// is told which API answered ([`Origin::stamp`]).
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let call = ToolCallContext::new(self, request, context);
+        let mut response = self.tool_router.call(call).await;
+        if let Ok(CallToolResponse::Complete(result)) = &mut response {
+            self.origin.stamp(result);
+        }
+        response
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
@@ -373,6 +428,7 @@ fn batch_result(report: BatchReport) -> CallToolResult {
 fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     match serde_json::to_value(value) {
         Ok(v) => {
+            let text = capped(text, MAX_TEXT_CHARS);
             let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
             result.structured_content = Some(v);
             result
@@ -405,7 +461,20 @@ async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> Cal
 }
 
 fn error_result(text: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(text)])
+    CallToolResult::error(vec![ContentBlock::text(capped(text, MAX_ERROR_TEXT_CHARS))])
+}
+
+/// `text` cut to at most `max` characters (and a note saying so): every result text goes
+/// through here, so no answer from the upstream, however built, floods the model's context.
+fn capped(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    if let Some((i, _)) = text.char_indices().nth(max) {
+        text.truncate(i);
+        text.push_str("… [cut: the rest of this text is not shown]");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -421,6 +490,23 @@ mod tests {
         assert!(!text.contains("boom"), "{text}");
         let ok = answer_even_on_panic(async { error_result("fine".into()) }).await;
         assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
+    }
+
+    #[test]
+    fn result_texts_are_capped() {
+        let long = "é".repeat(MAX_TEXT_CHARS * 2);
+        let r = error_result(long.clone());
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(
+            t.chars().count() < MAX_ERROR_TEXT_CHARS + 100,
+            "{}",
+            t.len()
+        );
+        assert!(t.ends_with("not shown]"));
+        let r = structured_result(&1, long);
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(t.chars().count() < MAX_TEXT_CHARS + 100, "{}", t.len());
+        assert_eq!(capped("short".into(), 5), "short");
     }
 
     #[test]

@@ -504,6 +504,7 @@ async fn list(
         last_id: data.last().map(|b| b.id.clone()),
         has_more: page.has_more,
         data,
+        extra: Default::default(),
     }))
 }
 

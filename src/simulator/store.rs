@@ -253,7 +253,7 @@ impl Snapshot {
         MessageBatch {
             id: self.id.to_string(),
             kind: "message_batch".to_owned(),
-            processing_status: self.status,
+            processing_status: self.status.into(),
             request_counts: self.counts,
             created_at: clock.rfc3339(self.created),
             expires_at: clock.rfc3339(self.created.saturating_add(EXPIRY)),
@@ -263,6 +263,7 @@ impl Snapshot {
             results_url: self
                 .ended
                 .map(|_| format!("http://{host}{prefix}/messages/batches/{}/results", self.id)),
+            extra: Default::default(),
         }
     }
 }
