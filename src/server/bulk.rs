@@ -224,7 +224,10 @@ impl BatchServer {
 
 /// Sends "k of n batches ended", when the client asked for progress.
 async fn report_ended(progress: Option<&Progress>, ended: usize, all: usize) {
-    let Some(p) = progress else { return };
+    // No batch to follow (every ID failed): nothing to report progress on.
+    let Some(p) = progress.filter(|_| all > 0) else {
+        return;
+    };
     let param = ProgressNotificationParam::new(p.token.clone(), ended as f64)
         .with_total(all as f64)
         .with_message(format!("{ended} of {all} batches ended"));
