@@ -1,8 +1,10 @@
-//! The MCP surface: three tools over the Batches API, served on stdio with rmcp.
+//! The MCP surface: four tools over the Batches API and two prompts, served with rmcp.
 //!
 //! - `cancel_message_batch`: the job itself, with an optional wait for `ended`;
 //! - `get_message_batch`: where a batch is now, and what that means;
-//! - `list_message_batches`: how an agent finds the ID when the person did not give one.
+//! - `list_message_batches`: how an agent finds the ID when the person did not give one;
+//! - `cancel_message_batches`: "stop all my running batches" in one call ([`bulk`]);
+//! - prompts `stop-batch` and `stop-all-running` ([`prompts`]).
 //!
 //! Every failure, from a bad argument to an unreachable API, is a tool result with
 //! `isError: true` and a text that says what to do next ([`advice`]); nothing here ends the
@@ -14,9 +16,13 @@
 //! [`waits::MAX_WAITING`] calls wait for a batch to end at once.
 
 pub mod advice;
+pub mod bulk;
+pub mod bulk_report;
 pub mod origin;
 pub mod params;
+pub mod prompts;
 pub mod report;
+pub mod schema;
 pub mod wait;
 pub mod waits;
 
@@ -27,6 +33,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt as _;
 use rmcp::ErrorData;
 use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
@@ -35,11 +42,13 @@ use rmcp::model::{
     ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiError, BatchId, BatchesClient, ListParams as ApiListParams, ProcessingStatus};
+use crate::api::{
+    ApiError, BatchId, BatchesClient, ListParams as ApiListParams, MessageBatch, ProcessingStatus,
+};
 use advice::Operation;
 use origin::Origin;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
@@ -57,8 +66,9 @@ pub const MAX_ERROR_TEXT_CHARS: usize = 4 * 1024;
 /// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
 /// costs tokens in every conversation the server is part of.
 pub const INSTRUCTIONS: &str = "Cancel, inspect and find Anthropic Message Batches. \
-To stop a batch, call cancel_message_batch with its ID (msgbatch_...). If no ID was given, call \
-list_message_batches first: only `in_progress` batches can be canceled. Cancellation is not \
+To stop a batch, call cancel_message_batch with its ID (msgbatch_...); to stop several, call \
+cancel_message_batches once with all their IDs. If no ID was given, call list_message_batches \
+first: only `in_progress` batches can be canceled. Cancellation is not \
 immediate: the batch becomes `canceling`, then `ended`; follow it with get_message_batch or \
 cancel_message_batch's wait_seconds.";
 
@@ -85,6 +95,7 @@ pub struct BatchServer {
     /// Says, in every result, which API answered (see [`origin`]).
     origin: Origin,
     tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
 }
 
 /// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
@@ -104,7 +115,9 @@ impl BatchServer {
             client,
             shutdown: CancellationToken::new(),
             waits: Waits::default(),
-            tool_router: Self::tool_router(),
+            // Every tool's input schema goes through the one portable rewrite (see `schema`).
+            tool_router: schema::portable_tools(Self::tool_router() + Self::bulk_tool_router()),
+            prompt_router: Self::prompt_router(),
         }
     }
 
@@ -244,6 +257,22 @@ impl BatchServer {
     }
 }
 
+/// What one cancel came to. Both cancel tools start from it, so that they read the API's
+/// answers the same way; each then words it for its own answer.
+#[derive(Debug)]
+pub(crate) enum Cancel {
+    /// The API accepted the cancel and answered with the batch: `canceling`, or `ended` when
+    /// it had already ended.
+    Accepted(MessageBatch),
+    /// The API refused, and the batch turned out to be `canceling`: an earlier cancel went
+    /// through.
+    AlreadyCanceling(MessageBatch),
+    /// The API refused, and the batch turned out to have ended: nothing to cancel.
+    AlreadyEnded(MessageBatch),
+    /// The cancel failed, for this reason.
+    Failed(ApiError),
+}
+
 impl BatchServer {
     /// Cancel, then (if asked) wait for `ended`.
     async fn cancel(
@@ -252,14 +281,17 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        // The whole call, follow-up included, stays within one call's worst case.
-        let deadline = Instant::now() + self.client.worst_case();
-        let batch = match self.client.cancel(id).await {
-            Ok(b) => b,
-            // Boxed, as the wait below: rare paths, kept out of every call's future (see below).
-            Err(e) => return Box::pin(self.cancel_refused(id, e, deadline)).await,
+        let batch = match self.cancel_once(id).await {
+            Cancel::Accepted(b) | Cancel::AlreadyCanceling(b) => b,
+            Cancel::AlreadyEnded(batch) => {
+                let report = BatchReport::new(batch, Context::Get);
+                return error_result(format!(
+                    "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
+                    report.text()
+                ));
+            }
+            Cancel::Failed(e) => return self.api_error(Operation::Cancel(id.as_str()), &e),
         };
-        tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return batch_result(BatchReport::new(batch, Context::Canceled));
         }
@@ -291,35 +323,35 @@ impl BatchServer {
         }
     }
 
+    /// One cancel, read into a [`Cancel`]: the logic both cancel tools share.
+    pub(crate) async fn cancel_once(&self, id: &BatchId) -> Cancel {
+        // The cancel and the fetch that may explain a refusal stay within one call's worst case.
+        let deadline = Instant::now() + self.client.worst_case();
+        match self.client.cancel(id).await {
+            Ok(batch) => {
+                tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
+                Cancel::Accepted(batch)
+            }
+            // Boxed, as the wait: a rare path, kept out of every call's future.
+            Err(e) => Box::pin(self.cancel_refused(id, e, deadline)).await,
+        }
+    }
+
     /// A cancel the API refused. A 400 or 409 usually means the batch has already ended: fetch
     /// it and say so plainly, with its final counts, rather than echo the API's terse message.
     /// The fetch gives up at `deadline` (the call's own bound): it only improves the message,
     /// so it must not double the time the call can take.
-    async fn cancel_refused(
-        &self,
-        id: &BatchId,
-        error: ApiError,
-        deadline: Instant,
-    ) -> CallToolResult {
-        let op = Operation::Cancel(id.as_str());
+    async fn cancel_refused(&self, id: &BatchId, error: ApiError, deadline: Instant) -> Cancel {
         let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
         if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
             match batch.processing_status.known() {
-                Some(ProcessingStatus::Ended) => {
-                    let report = BatchReport::new(batch, Context::Get);
-                    return error_result(format!(
-                        "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
-                        report.text()
-                    ));
-                }
-                Some(ProcessingStatus::Canceling) => {
-                    return batch_result(BatchReport::new(batch, Context::Canceled));
-                }
+                Some(ProcessingStatus::Ended) => return Cancel::AlreadyEnded(batch),
+                Some(ProcessingStatus::Canceling) => return Cancel::AlreadyCanceling(batch),
                 Some(ProcessingStatus::InProgress) | None => {}
             }
         }
-        self.api_error(op, &error)
+        Cancel::Failed(error)
     }
 
     /// Runs `work` unless the client cancels the call, or the server shuts down, first; then
@@ -350,6 +382,7 @@ impl BatchServer {
 }
 
 #[tool_handler(router = self.tool_router)]
+#[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for BatchServer {
     /// The router's `call_tool`, plus the one place where every tool result, success or error,
     /// is told which API answered ([`Origin::stamp`]); and, for a tool that read-only mode
@@ -372,13 +405,18 @@ impl ServerHandler for BatchServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-                    .with_title("Message Batches: cancel, inspect, list")
-                    .with_description(env!("CARGO_PKG_DESCRIPTION")),
-            )
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                .with_title("Message Batches: cancel, inspect, list")
+                .with_description(env!("CARGO_PKG_DESCRIPTION")),
+        )
+        .with_instructions(INSTRUCTIONS)
     }
 }
 
@@ -573,7 +611,7 @@ mod tests {
         ));
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(names.len(), 4, "{names:?}");
         let cancel = tools
             .iter()
             .find(|t| t.name == "cancel_message_batch")
@@ -584,6 +622,30 @@ mod tests {
         assert_eq!(a.destructive_hint, Some(true));
         assert_eq!(a.idempotent_hint, Some(true));
         assert_eq!(a.open_world_hint, Some(true));
+        // The bulk cancel is exactly as destructive as the single one (read-only mode hides both).
+        let bulk = tools
+            .iter()
+            .find(|t| t.name == "cancel_message_batches")
+            .unwrap();
+        let b = bulk.annotations.as_ref().unwrap();
+        assert_eq!(b.title.as_deref(), Some("Cancel message batches"));
+        assert_eq!(
+            (
+                b.read_only_hint,
+                b.destructive_hint,
+                b.idempotent_hint,
+                b.open_world_hint
+            ),
+            (
+                a.read_only_hint,
+                a.destructive_hint,
+                a.idempotent_hint,
+                a.open_world_hint
+            )
+        );
+        let out = serde_json::to_value(bulk.output_schema.as_ref().unwrap()).unwrap();
+        assert!(out["properties"]["outcomes"].is_object(), "{out}");
+        assert!(out["properties"]["summary"].is_object(), "{out}");
         let out = serde_json::to_value(cancel.output_schema.as_ref().unwrap()).unwrap();
         assert!(out["properties"]["note"].is_object(), "{out}");
         assert!(out["properties"]["processing_status"].is_object(), "{out}");
