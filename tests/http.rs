@@ -738,6 +738,15 @@ async fn assert_read_only(client: &Client, up: &wiremock::MockServer) {
     assert!(is_error(&r));
     assert!(text(&r).contains("read-only"), "{}", text(&r));
     assert!(text(&r).contains("nothing was sent"), "{}", text(&r));
+    // The bulk cancel too: hidden by its annotation, with no name listed anywhere here.
+    let r = call(
+        client,
+        "cancel_message_batches",
+        json!({ "message_batch_ids": [ID] }),
+    )
+    .await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("read-only"), "{}", text(&r));
     assert_eq!(hits(up).await, 0, "a refused cancel sends nothing");
     let r = call(
         client,
