@@ -128,12 +128,18 @@ fn server_json() -> Value {
 
 /// The PyPI package in server.json (the one `uvx msgbatch-mcp` runs).
 fn pypi_package(server: &Value) -> &Value {
-    let packages = server["packages"].as_array().expect("server.json lists packages");
+    let packages = server["packages"]
+        .as_array()
+        .expect("server.json lists packages");
     let pypi: Vec<&Value> = packages
         .iter()
         .filter(|p| p["registryType"] == "pypi")
         .collect();
-    assert_eq!(pypi.len(), 1, "one PyPI package in server.json: {packages:?}");
+    assert_eq!(
+        pypi.len(),
+        1,
+        "one PyPI package in server.json: {packages:?}"
+    );
     pypi[0]
 }
 
@@ -229,9 +235,15 @@ fn server_json_and_the_mcpb_manifest_treat_each_setting_alike() {
 fn server_json_names_this_version_package_and_transport() {
     let server = server_json();
     let version = env!("CARGO_PKG_VERSION");
-    assert_eq!(server["version"], version, "server.json version vs Cargo.toml");
+    assert_eq!(
+        server["version"], version,
+        "server.json version vs Cargo.toml"
+    );
     let package = pypi_package(&server);
-    assert_eq!(package["version"], version, "PyPI package version vs Cargo.toml");
+    assert_eq!(
+        package["version"], version,
+        "PyPI package version vs Cargo.toml"
+    );
     assert_eq!(package["identifier"], env!("CARGO_PKG_NAME"));
     assert_eq!(package["transport"]["type"], "stdio");
     assert_eq!(package["runtimeHint"], "uvx");
@@ -243,7 +255,10 @@ fn server_json_names_this_version_package_and_transport() {
         .strip_prefix("https://github.com/")
         .and_then(|r| r.split('/').next())
         .expect("Cargo.toml repository is on GitHub");
-    assert_eq!(name, format!("io.github.{owner}/{}", env!("CARGO_PKG_NAME")));
+    assert_eq!(
+        name,
+        format!("io.github.{owner}/{}", env!("CARGO_PKG_NAME"))
+    );
     assert_eq!(server["repository"]["url"], repository);
     // The registry proves a PyPI package is this server's by finding this line in the
     // package's README (its PyPI description).
@@ -266,12 +281,15 @@ fn toml_string(toml: &str, section: &str, key: &str) -> Option<String> {
     for line in toml.lines().map(str::trim) {
         if line.starts_with('[') {
             inside = line == format!("[{section}]");
-        } else if inside {
-            if let Some((k, v)) = line.split_once('=') {
-                if k.trim() == key {
-                    return v.trim().strip_prefix('"')?.strip_suffix('"').map(str::to_owned);
-                }
-            }
+        } else if let Some((k, v)) = line.split_once('=')
+            && inside
+            && k.trim() == key
+        {
+            return v
+                .trim()
+                .strip_prefix('"')?
+                .strip_suffix('"')
+                .map(str::to_owned);
         }
     }
     None
@@ -284,10 +302,16 @@ fn pyproject_repeats_cargo_and_takes_its_version_from_it() {
             .unwrap_or_else(|| panic!("pyproject.toml lacks [{section}] {key}"))
     };
     assert_eq!(field("project", "name"), env!("CARGO_PKG_NAME"));
-    assert_eq!(field("project", "description"), env!("CARGO_PKG_DESCRIPTION"));
+    assert_eq!(
+        field("project", "description"),
+        env!("CARGO_PKG_DESCRIPTION")
+    );
     assert_eq!(field("project", "license"), env!("CARGO_PKG_LICENSE"));
     assert_eq!(field("tool.maturin", "bindings"), "bin");
-    assert_eq!(field("project.urls", "Repository"), env!("CARGO_PKG_REPOSITORY"));
+    assert_eq!(
+        field("project.urls", "Repository"),
+        env!("CARGO_PKG_REPOSITORY")
+    );
     // No version of its own: maturin takes Cargo's, so the wheel and the crate cannot differ.
     assert_eq!(toml_string(PYPROJECT, "project", "version"), None);
     assert!(
@@ -300,9 +324,14 @@ fn pyproject_repeats_cargo_and_takes_its_version_from_it() {
 
 #[test]
 fn readme_installs_first_and_shows_the_shipped_mcp_json() {
-    let install = README.find("\n## Install\n").expect("README has an Install section");
+    let install = README
+        .find("\n## Install\n")
+        .expect("README has an Install section");
     let first_section = README.find("\n## ").expect("README has sections");
-    assert_eq!(install, first_section, "Install is the README's first section");
+    assert_eq!(
+        install, first_section,
+        "Install is the README's first section"
+    );
     let section = &README[install + 1..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
     for needle in [
