@@ -1,9 +1,10 @@
 //! The packaging files written by hand must agree with the binary and with each other: the
 //! server's `tools/list`, the MCPB manifest's `tools` and the Agent Skill's text name the same
-//! tools; the MCP Registry entry (`server.json`) lists exactly the settings `msgbatch-mcp --help`
-//! reads from the environment, with the same secrecy and defaults as `--help` and the manifest;
-//! every version is Cargo's; `pyproject.toml` (the PyPI wheel) repeats Cargo's metadata. The lists
-//! are read from the binary and the files, so a new setting or tool shows up here by itself.
+//! tools; the manifest's `prompts` are the server's `prompts/list`, word for word; the MCP
+//! Registry entry (`server.json`) lists exactly the settings `msgbatch-mcp --help` reads from the
+//! environment, with the same secrecy and defaults as `--help` and the manifest; every version is
+//! Cargo's; `pyproject.toml` (the PyPI wheel) repeats Cargo's metadata. The lists are read from the
+//! binary and the files, so a new setting or tool shows up here by itself.
 
 mod common;
 
@@ -30,7 +31,7 @@ async fn served_tools() -> BTreeSet<String> {
 #[tokio::test]
 async fn manifest_skill_and_server_name_the_same_tools() {
     let served = served_tools().await;
-    assert_eq!(served.len(), 3, "{served:?}");
+    assert_eq!(served.len(), 4, "{served:?}");
 
     let manifest: Value = serde_json::from_str(MANIFEST).expect("manifest.json is JSON");
     let listed: BTreeSet<String> = manifest["tools"]
@@ -60,6 +61,67 @@ async fn manifest_skill_and_server_name_the_same_tools() {
     }
 }
 
+/// The manifest's prompts are the served ones: same names, same arguments, and the same text
+/// (the manifest's `${arguments.NAME}` filled in as a client would).
+#[tokio::test]
+async fn manifest_prompts_are_the_served_prompts_word_for_word() {
+    let (client, _) = common::spawn("http://127.0.0.1:9/v1", &[]).await;
+    let served = client.list_all_prompts().await.expect("prompts/list");
+    let manifest: Value = serde_json::from_str(MANIFEST).expect("manifest.json is JSON");
+    let listed = manifest["prompts"]
+        .as_array()
+        .expect("manifest lists prompts");
+    let mut names: Vec<&str> = served.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    let mut manifest_names: Vec<&str> = listed.iter().filter_map(|p| p["name"].as_str()).collect();
+    manifest_names.sort_unstable();
+    assert_eq!(
+        manifest_names, names,
+        "manifest.json prompts vs prompts/list"
+    );
+    for entry in listed {
+        let name = entry["name"].as_str().expect("prompt name");
+        let prompt = served.iter().find(|p| p.name == name).expect("served");
+        let served_args: Vec<String> = prompt
+            .arguments
+            .iter()
+            .flatten()
+            .map(|a| a.name.clone())
+            .collect();
+        let manifest_args: Vec<String> = entry["arguments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(manifest_args, served_args, "{name}: arguments");
+        assert_eq!(
+            entry["description"].as_str(),
+            prompt.description.as_deref(),
+            "{name}"
+        );
+        let mut text = entry["text"].as_str().expect("prompt text").to_owned();
+        let mut params = rmcp::model::GetPromptRequestParams::new(name);
+        if !served_args.is_empty() {
+            let mut args = serde_json::Map::new();
+            for a in &served_args {
+                text = text.replace(&format!("${{arguments.{a}}}"), common::ID);
+                args.insert(a.clone(), Value::from(common::ID));
+            }
+            params = params.with_arguments(args);
+        }
+        let rendered = client.get_prompt(params).await.expect("prompts/get");
+        let rendered = rendered.messages[0]
+            .content
+            .as_text()
+            .expect("text")
+            .text
+            .clone();
+        assert_eq!(text, rendered, "{name}: manifest text vs rendered prompt");
+    }
+    client.cancel().await.ok();
+}
+
 #[test]
 fn manifest_version_is_the_crate_version() {
     let manifest: Value = serde_json::from_str(MANIFEST).expect("manifest.json is JSON");
@@ -86,7 +148,7 @@ fn skill_frontmatter_names_the_skill() {
 #[derive(Debug)]
 struct HelpEnv {
     /// `hide_env_values`: clap prints `[env: NAME]` without `=`, for a value it must not show.
-    secret: bool,
+    hidden: bool,
     /// The option's `[default: …]`, when it shows one.
     default: Option<String>,
 }
@@ -107,7 +169,7 @@ fn help_env(args: &[&str]) -> BTreeMap<String, HelpEnv> {
     while let Some(at) = rest.find("[env: ") {
         rest = &rest[at + "[env: ".len()..];
         let end = rest.find(']').expect("[env: …] is closed");
-        let (name, secret) = match rest[..end].split_once('=') {
+        let (name, hidden) = match rest[..end].split_once('=') {
             Some((name, _)) => (name, false),
             None => (&rest[..end], true),
         };
@@ -117,7 +179,7 @@ fn help_env(args: &[&str]) -> BTreeMap<String, HelpEnv> {
             let v = &option[d + "[default: ".len()..];
             v[..v.find(']').expect("[default: …] is closed")].to_owned()
         });
-        found.insert(name.to_owned(), HelpEnv { secret, default });
+        found.insert(name.to_owned(), HelpEnv { hidden, default });
     }
     found
 }
@@ -166,11 +228,11 @@ fn server_json_lists_exactly_the_settings_help_reads_from_the_environment() {
         };
         let description = var["description"].as_str().unwrap_or_default();
         assert!(description.len() >= 20, "{name} needs a description: {var}");
-        assert_eq!(
-            var["isSecret"].as_bool().unwrap_or(false),
-            seen.secret,
-            "{name}: isSecret must match whether --help hides its value"
-        );
+        // A secret's value is one --help never shows. (--help also hides values that are not
+        // secrets as such, e.g. a base URL that may carry credentials.)
+        if var["isSecret"] == true {
+            assert!(seen.hidden, "{name} is secret but --help shows its value");
+        }
         if let (Some(ours), Some(theirs)) = (var["default"].as_str(), &seen.default) {
             assert_eq!(ours, theirs, "{name}: default differs from --help's");
         }
@@ -188,12 +250,14 @@ fn server_json_lists_exactly_the_settings_help_reads_from_the_environment() {
         missing.is_empty(),
         "`msgbatch-mcp --help` reads {missing:?} from the environment; list them in server.json"
     );
-    // The key is the secret, as the task says; the test above already ties it to --help.
-    let key = vars
-        .iter()
-        .find(|v| v["name"] == "ANTHROPIC_API_KEY")
-        .expect("ANTHROPIC_API_KEY in server.json");
-    assert_eq!(key["isSecret"], true);
+    // Keys and tokens are secrets: clients must store them as such.
+    for var in vars {
+        let name = var["name"].as_str().unwrap_or_default();
+        if name.ends_with("_KEY") || name.ends_with("_TOKEN") {
+            assert_eq!(var["isSecret"], true, "{name} must be marked isSecret");
+        }
+    }
+    assert!(listed.contains("ANTHROPIC_API_KEY"));
 }
 
 #[test]
