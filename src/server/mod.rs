@@ -28,6 +28,7 @@ pub mod waits;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
@@ -94,8 +95,11 @@ pub struct BatchServer {
     waits: Waits,
     /// Says, in every result, which API answered (see [`origin`]).
     origin: Origin,
-    tool_router: ToolRouter<Self>,
-    prompt_router: PromptRouter<Self>,
+    /// Shared, not copied, by every clone: the HTTP transport clones the server for every
+    /// request, and copying the routes' maps (names, descriptions, schemas) each time cost more
+    /// than anything else in that clone. Changed only while the server is set up.
+    tool_router: Arc<ToolRouter<Self>>,
+    prompt_router: Arc<PromptRouter<Self>>,
 }
 
 /// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
@@ -116,8 +120,10 @@ impl BatchServer {
             shutdown: CancellationToken::new(),
             waits: Waits::default(),
             // Every tool's input schema goes through the one portable rewrite (see `schema`).
-            tool_router: schema::portable_tools(Self::tool_router() + Self::bulk_tool_router()),
-            prompt_router: Self::prompt_router(),
+            tool_router: Arc::new(schema::portable_tools(
+                Self::tool_router() + Self::bulk_tool_router(),
+            )),
+            prompt_router: Arc::new(Self::prompt_router()),
         }
     }
 
@@ -137,8 +143,9 @@ impl BatchServer {
                 })
                 .map(|t| t.name)
                 .collect();
+            let router = Arc::make_mut(&mut self.tool_router);
             for name in writers {
-                self.tool_router.disable_route(name);
+                router.disable_route(name);
             }
         }
         self

@@ -21,6 +21,7 @@ mod host;
 mod limits;
 mod origin;
 mod settings;
+mod shared;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -92,11 +93,11 @@ pub async fn serve(
         .with_cancellation_token(rmcp_stop.clone());
     let mcp_config = host::apply(mcp_config, &args.allowed_hosts);
     let mcp_config = origin::apply(mcp_config, &args.allowed_origins);
-    let mcp = StreamableHttpService::new(
+    let mcp = shared::Shared::new(StreamableHttpService::new(
         move || Ok(prototype.clone()),
         Arc::new(NeverSessionManager::default()),
         mcp_config,
-    );
+    ));
 
     let idle = Duration::from_secs(args.idle_timeout_secs);
     let mut router = Router::new()
