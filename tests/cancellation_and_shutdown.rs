@@ -29,12 +29,7 @@ async fn canceling_forever() -> MockServer {
 }
 
 async fn count(up: &MockServer, verb: &str) -> usize {
-    up.received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == verb)
-        .count()
+    hits_by(up, verb).await
 }
 
 /// Polls `cond` every 20 ms for up to `within`.

@@ -28,7 +28,9 @@ use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiError, BatchId, BatchesClient, ListParams as ApiListParams, ProcessingStatus};
+use crate::api::{
+    ApiError, BatchId, BatchesClient, ListParams as ApiListParams, MessageBatch, ProcessingStatus,
+};
 use advice::Operation;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
 use report::{BatchReport, Context, ListReport};
@@ -181,6 +183,17 @@ impl BatchServer {
 
 impl BatchServer {
     /// Cancel, then (if asked) wait for `ended`.
+    ///
+    /// What the API answers to a cancel of a batch that is already canceling or ended is not
+    /// documented, so every answer it could give is mapped by the batch's state, not by the
+    /// form of the answer:
+    /// - 200 `canceling`, or 200 still `in_progress` (the API took the cancel): accepted;
+    /// - a refusal (400 or 409) while the batch is `canceling`: a cancel is already under way,
+    ///   which is what the person asked for; answered (and followed) as an accepted cancel,
+    ///   saying that the API refused this one;
+    /// - `ended`, whether refused (400 or 409) or answered 200 with no cancel ever asked: there
+    ///   was nothing to cancel (an error, with the final counts);
+    /// - 200 `ended` with a cancel asked (this one or an earlier one): the cancel is complete.
     async fn cancel(
         &self,
         id: &BatchId,
@@ -189,26 +202,49 @@ impl BatchServer {
     ) -> CallToolResult {
         // The whole call, follow-up included, stays within one call's worst case.
         let deadline = Instant::now() + self.client.worst_case();
-        let batch = match self.client.cancel(id).await {
-            Ok(b) => b,
+        let (batch, refusal) = match self.client.cancel(id).await {
+            Ok(b) => (b, None),
             // Boxed, as the wait below: rare paths, kept out of every call's future (see below).
-            Err(e) => return Box::pin(self.cancel_refused(id, e, deadline)).await,
+            Err(e) => match Box::pin(self.cancel_refused(id, e, deadline)).await {
+                Ok((batch, refusal)) => (batch, Some(refusal)),
+                Err(result) => return result,
+            },
         };
-        tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
-        if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
+        tracing::info!(id = %id, status = %batch.processing_status, refused = refusal.is_some(), "cancel answered");
+        if batch.processing_status == ProcessingStatus::Ended {
+            if refusal.is_some() || batch.cancel_initiated_at.is_none() {
+                return already_ended(id, batch);
+            }
             return batch_result(BatchReport::new(batch, Context::Canceled));
+        }
+        // A refusal while canceling: say so before the rest of the note.
+        let lead = refusal.map(|e| {
+            format!(
+                "The API refused this cancel ({e}) because one is already under way: the batch \
+                 is `canceling`. "
+            )
+        });
+        let report = |b, context| {
+            let mut report = BatchReport::new(b, context);
+            if let Some(lead) = &lead {
+                report.note.insert_str(0, lead);
+            }
+            batch_result(report)
+        };
+        if wait_seconds == 0 {
+            return report(batch, Context::Canceled);
         }
         let wait = Duration::from_secs(u64::from(wait_seconds));
         // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
         // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
         let following = wait::until_ended(&self.client, id, batch, wait, progress.as_ref());
         match Box::pin(following).await {
-            Ok(b) => batch_result(BatchReport::new(
+            Ok(b) => report(
                 b,
                 Context::Waited {
                     seconds: wait_seconds,
                 },
-            )),
+            ),
             // The cancel itself was accepted: explain the failed poll as the fetch it was,
             // not as a cancel that "may or may not have reached the API".
             Err(e) => error_result(format!(
@@ -219,35 +255,26 @@ impl BatchServer {
         }
     }
 
-    /// A cancel the API refused. A 400 or 409 usually means the batch has already ended: fetch
-    /// it and say so plainly, with its final counts, rather than echo the API's terse message.
-    /// The fetch gives up at `deadline` (the call's own bound): it only improves the message,
+    /// A cancel the API refused. A 400 or 409 may mean that the batch is already canceling or
+    /// has ended: fetch it, and answer it with the refusal when so, to be read by its state.
+    /// Any other refusal, or one for a batch still `in_progress`, is the API's error as it is.
+    /// The fetch gives up at `deadline` (the call's own bound): it only improves the answer,
     /// so it must not double the time the call can take.
     async fn cancel_refused(
         &self,
         id: &BatchId,
         error: ApiError,
         deadline: Instant,
-    ) -> CallToolResult {
-        let op = Operation::Cancel(id.as_str());
-        let too_late =
+    ) -> Result<(MessageBatch, ApiError), CallToolResult> {
+        let conflict =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
-        if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
+        if conflict && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
             match batch.processing_status {
-                ProcessingStatus::Ended => {
-                    let report = BatchReport::new(batch, Context::Get);
-                    return error_result(format!(
-                        "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
-                        report.text()
-                    ));
-                }
-                ProcessingStatus::Canceling => {
-                    return batch_result(BatchReport::new(batch, Context::Canceled));
-                }
+                ProcessingStatus::Ended | ProcessingStatus::Canceling => return Ok((batch, error)),
                 ProcessingStatus::InProgress => {}
             }
         }
-        self.api_error(op, &error)
+        Err(self.api_error(Operation::Cancel(id.as_str()), &error))
     }
 
     /// Runs `work` unless the client cancels the call, or the server shuts down, first; then
@@ -320,6 +347,16 @@ fn list_query(p: &ListParams) -> Result<ApiListParams, String> {
         before_id,
         after_id,
     })
+}
+
+/// A cancel of a batch that had already ended: an error (nothing was canceled), with where
+/// the batch ended.
+fn already_ended(id: &BatchId, batch: MessageBatch) -> CallToolResult {
+    let report = BatchReport::new(batch, Context::Get);
+    error_result(format!(
+        "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
+        report.text()
+    ))
 }
 
 fn batch_result(report: BatchReport) -> CallToolResult {

@@ -2,6 +2,8 @@
 //! stdio server and drive it with the rmcp client, the way Claude Code or Claude Desktop would.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
@@ -153,13 +155,27 @@ pub fn base(server: &wiremock::MockServer) -> String {
     format!("{}/v1", server.uri())
 }
 
-/// How many requests `server` has received.
-pub async fn hits(server: &wiremock::MockServer) -> usize {
+/// Every request `server` has received. Fails the test if the server is not recording: a
+/// counter that read 0 then would make every "nothing was sent" assertion pass.
+pub async fn received(server: &wiremock::MockServer) -> Vec<wiremock::Request> {
     server
         .received_requests()
         .await
-        .map(|r| r.len())
-        .unwrap_or(0)
+        .expect("the upstream records requests")
+}
+
+/// How many requests `server` has received.
+pub async fn hits(server: &wiremock::MockServer) -> usize {
+    received(server).await.len()
+}
+
+/// How many `verb` requests `server` has received.
+pub async fn hits_by(server: &wiremock::MockServer, verb: &str) -> usize {
+    received(server)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == verb)
+        .count()
 }
 
 /// A loopback port with nothing listening on it.
