@@ -473,7 +473,13 @@ async fn every_answer_matches_the_openapi_schemas() {
 
 #[tokio::test]
 async fn a_cancel_goes_through_canceling_to_ended() {
-    let sim = start(fast()).await;
+    // Canceling lasts 3 s here, so the second cancel below lands while canceling on any
+    // machine that is not stalled for seconds.
+    let sim = start(SimConfig {
+        cancel_delay: Duration::from_secs(3),
+        ..fast()
+    })
+    .await;
     let api = Api::new(sim.base_url());
     // 1,000 requests at 20 ms: 20 s of work, far more than a cancel needs to land first.
     let created = api.create(&create_body(1000)).await.ok();
@@ -489,15 +495,9 @@ async fn a_cancel_goes_through_canceling_to_ended() {
     assert_eq!(canceling["results_url"], Value::Null);
 
     // A second cancel while canceling: 200 and the batch as it is.
-    let again = api.cancel(&id).await;
-    if again.status == StatusCode::OK {
-        let again = again.json();
-        assert!(["canceling", "ended"].contains(&again["processing_status"].as_str().unwrap()));
-        assert_eq!(again["cancel_initiated_at"], initiated);
-    } else {
-        // Only possible if the machine stalled past the 200 ms cancel delay.
-        assert_error(&again, StatusCode::BAD_REQUEST, "invalid_request_error");
-    }
+    let again = api.cancel(&id).await.ok();
+    assert_eq!(again["processing_status"], "canceling");
+    assert_eq!(again["cancel_initiated_at"], initiated);
 
     let ended = api.wait_ended(&id).await;
     let [processing, succeeded, errored, canceled, expired] = counts(&ended);

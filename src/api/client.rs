@@ -321,10 +321,12 @@ impl BatchesClient {
         // and a timeout: it is the former ("could not connect ... timed out"), not "no answer
         // within MSGBATCH_TIMEOUT_SECS", which would name a bound that was never reached.
         if e.is_connect() {
-            return ApiError::Connect {
-                base_url,
-                detail: root_cause(e),
+            let detail = if e.is_timeout() {
+                format!("no connection within {} s", CONNECT_TIMEOUT.as_secs())
+            } else {
+                root_cause(e)
             };
+            return ApiError::Connect { base_url, detail };
         }
         if e.is_timeout() {
             return self.timeout_error();

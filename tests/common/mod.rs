@@ -385,6 +385,8 @@ pub fn raw_text(answer: &Value) -> String {
 pub enum MiniMode {
     /// Answers every request on a kept-alive connection with a batch echoing the path's ID.
     Echo,
+    /// As `Echo`, each answer held back this many milliseconds (so requests overlap).
+    EchoAfter(u64),
     /// Reads the request and never answers; notes when the client closes the connection.
     Hang,
     /// Answers 200 with a chunked body (no content-length) that never ends.
@@ -402,6 +404,9 @@ pub struct MiniStats {
     pub closed_by_client: AtomicUsize,
     /// Body bytes written.
     pub bytes_sent: AtomicU64,
+    /// Requests read and not yet answered, now and at most.
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
 }
 
 /// A minimal HTTP/1.1 upstream over a raw socket, for what wiremock cannot show: how many
@@ -444,6 +449,11 @@ impl MiniUpstream {
     pub fn bytes_sent(&self) -> u64 {
         self.stats.bytes_sent.load(Ordering::SeqCst)
     }
+
+    /// The most requests that were waiting for their answer at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.stats.max_in_flight.load(Ordering::SeqCst)
+    }
 }
 
 async fn mini_connection(socket: tokio::net::TcpStream, mode: MiniMode, stats: Arc<MiniStats>) {
@@ -474,9 +484,14 @@ async fn mini_connection(socket: tokio::net::TcpStream, mode: MiniMode, stats: A
             }
         }
         stats.requests.fetch_add(1, Ordering::SeqCst);
+        let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let path = path.unwrap_or_default();
+        if let MiniMode::EchoAfter(ms) = mode {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         match mode {
-            MiniMode::Echo => {
+            MiniMode::Echo | MiniMode::EchoAfter(_) => {
                 let body = batch_json(id_in_path(&path).unwrap_or("none"), "canceling").to_string();
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -490,6 +505,7 @@ async fn mini_connection(socket: tokio::net::TcpStream, mode: MiniMode, stats: A
                 stats
                     .bytes_sent
                     .fetch_add(body.len() as u64, Ordering::SeqCst);
+                stats.in_flight.fetch_sub(1, Ordering::SeqCst);
             }
             MiniMode::Hang => {
                 let mut sink = [0u8; 1024];
