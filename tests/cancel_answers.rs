@@ -160,10 +160,7 @@ async fn a_400_while_canceling_answers_the_cancel_under_way() {
     assert_eq!(structured(&r)["processing_status"], "canceling");
     let n = note(&r);
     assert!(
-        n.starts_with(
-            "The API refused this cancel (HTTP 400 invalid_request_error: Batch is already \
-             being canceled) because one is already under way"
-        ),
+        n.starts_with("The API refused this cancel because one is already under way"),
         "{n}"
     );
     assert!(n.contains("not immediate"), "{n}");
@@ -182,7 +179,7 @@ async fn a_409_while_canceling_is_retried_then_answers_the_cancel_under_way() {
     let r = cancel(&up, 0).await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(structured(&r)["processing_status"], "canceling");
-    assert!(note(&r).contains("HTTP 409 conflict_error"), "{}", note(&r));
+    assert!(note(&r).contains("refused this cancel"), "{}", note(&r));
     // 409 is retried as the SDKs do (twice by default), then the batch is fetched once.
     assert_eq!(hits_by(&up, "POST").await, 3);
     assert_eq!(hits_by(&up, "GET").await, 1);

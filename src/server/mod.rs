@@ -181,57 +181,57 @@ impl BatchServer {
     }
 }
 
+/// What one cancel came to, read by the batch's state rather than by the form of the API's
+/// answer: what the API answers to a cancel of a batch that is already canceling or ended is
+/// not documented, so each answer it could give is mapped here (tests/cancel_answers.rs).
+#[derive(Debug)]
+pub(crate) enum Cancel {
+    /// The API accepted the cancel and answered with the batch: `canceling`, still
+    /// `in_progress`, or `ended` after a cancel (this one or an earlier one).
+    Accepted(MessageBatch),
+    /// The API refused (400 or 409), and the batch turned out to be `canceling`: an earlier
+    /// cancel went through, which is what was asked.
+    AlreadyCanceling(MessageBatch),
+    /// The batch had ended before any cancel: refused (400 or 409) and then found `ended`, or
+    /// answered 200 `ended` with no `cancel_initiated_at`. Nothing to cancel.
+    AlreadyEnded(MessageBatch),
+    /// The cancel failed, for this reason.
+    Failed(ApiError),
+}
+
 impl BatchServer {
     /// Cancel, then (if asked) wait for `ended`.
-    ///
-    /// What the API answers to a cancel of a batch that is already canceling or ended is not
-    /// documented, so every answer it could give is mapped by the batch's state, not by the
-    /// form of the answer:
-    /// - 200 `canceling`, or 200 still `in_progress` (the API took the cancel): accepted;
-    /// - a refusal (400 or 409) while the batch is `canceling`: a cancel is already under way,
-    ///   which is what the person asked for; answered (and followed) as an accepted cancel,
-    ///   saying that the API refused this one;
-    /// - `ended`, whether refused (400 or 409) or answered 200 with no cancel ever asked: there
-    ///   was nothing to cancel (an error, with the final counts);
-    /// - 200 `ended` with a cancel asked (this one or an earlier one): the cancel is complete.
     async fn cancel(
         &self,
         id: &BatchId,
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        // The whole call, follow-up included, stays within one call's worst case.
-        let deadline = Instant::now() + self.client.worst_case();
-        let (batch, refusal) = match self.client.cancel(id).await {
-            Ok(b) => (b, None),
-            // Boxed, as the wait below: rare paths, kept out of every call's future (see below).
-            Err(e) => match Box::pin(self.cancel_refused(id, e, deadline)).await {
-                Ok((batch, refusal)) => (batch, Some(refusal)),
-                Err(result) => return result,
-            },
-        };
-        tracing::info!(id = %id, status = %batch.processing_status, refused = refusal.is_some(), "cancel answered");
-        if batch.processing_status == ProcessingStatus::Ended {
-            if refusal.is_some() || batch.cancel_initiated_at.is_none() {
-                return already_ended(id, batch);
+        let (batch, refused) = match self.cancel_once(id).await {
+            Cancel::Accepted(b) => (b, false),
+            Cancel::AlreadyCanceling(b) => (b, true),
+            Cancel::AlreadyEnded(batch) => {
+                let report = BatchReport::new(batch, Context::Get);
+                return error_result(format!(
+                    "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
+                    report.text()
+                ));
             }
-            return batch_result(BatchReport::new(batch, Context::Canceled));
-        }
-        // A refusal while canceling: say so before the rest of the note.
-        let lead = refusal.map(|e| {
-            format!(
-                "The API refused this cancel ({e}) because one is already under way: the batch \
-                 is `canceling`. "
-            )
-        });
+            Cancel::Failed(e) => return self.api_error(Operation::Cancel(id.as_str()), &e),
+        };
+        // A refusal while canceling reads as the cancel under way that it is, and says so.
         let report = |b, context| {
             let mut report = BatchReport::new(b, context);
-            if let Some(lead) = &lead {
-                report.note.insert_str(0, lead);
+            if refused {
+                report.note.insert_str(
+                    0,
+                    "The API refused this cancel because one is already under way: the batch \
+                     is `canceling`. ",
+                );
             }
             batch_result(report)
         };
-        if wait_seconds == 0 {
+        if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return report(batch, Context::Canceled);
         }
         let wait = Duration::from_secs(u64::from(wait_seconds));
@@ -255,26 +255,44 @@ impl BatchServer {
         }
     }
 
+    /// One cancel, read into a [`Cancel`].
+    pub(crate) async fn cancel_once(&self, id: &BatchId) -> Cancel {
+        // The cancel and the fetch that may explain a refusal stay within one call's worst case.
+        let deadline = Instant::now() + self.client.worst_case();
+        match self.client.cancel(id).await {
+            // Accepted, but it had ended before any cancel: the cancel changed nothing.
+            Ok(batch)
+                if batch.processing_status == ProcessingStatus::Ended
+                    && batch.cancel_initiated_at.is_none() =>
+            {
+                Cancel::AlreadyEnded(batch)
+            }
+            Ok(batch) => {
+                tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
+                Cancel::Accepted(batch)
+            }
+            // Boxed, as the wait: a rare path, kept out of every call's future.
+            Err(e) => Box::pin(self.cancel_refused(id, e, deadline)).await,
+        }
+    }
+
     /// A cancel the API refused. A 400 or 409 may mean that the batch is already canceling or
-    /// has ended: fetch it, and answer it with the refusal when so, to be read by its state.
-    /// Any other refusal, or one for a batch still `in_progress`, is the API's error as it is.
-    /// The fetch gives up at `deadline` (the call's own bound): it only improves the answer,
-    /// so it must not double the time the call can take.
-    async fn cancel_refused(
-        &self,
-        id: &BatchId,
-        error: ApiError,
-        deadline: Instant,
-    ) -> Result<(MessageBatch, ApiError), CallToolResult> {
-        let conflict =
+    /// has ended: fetch it, to answer by its state. Any other refusal, or one for a batch still
+    /// `in_progress`, is the API's error as it is. The fetch gives up at `deadline` (the call's
+    /// own bound): it only improves the answer, so it must not double the time the call can
+    /// take.
+    async fn cancel_refused(&self, id: &BatchId, error: ApiError, deadline: Instant) -> Cancel {
+        let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
-        if conflict && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
+        if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
+            tracing::info!(id = %id, status = %batch.processing_status, error = %error, "cancel refused");
             match batch.processing_status {
-                ProcessingStatus::Ended | ProcessingStatus::Canceling => return Ok((batch, error)),
+                ProcessingStatus::Ended => return Cancel::AlreadyEnded(batch),
+                ProcessingStatus::Canceling => return Cancel::AlreadyCanceling(batch),
                 ProcessingStatus::InProgress => {}
             }
         }
-        Err(self.api_error(Operation::Cancel(id.as_str()), &error))
+        Cancel::Failed(error)
     }
 
     /// Runs `work` unless the client cancels the call, or the server shuts down, first; then
@@ -347,16 +365,6 @@ fn list_query(p: &ListParams) -> Result<ApiListParams, String> {
         before_id,
         after_id,
     })
-}
-
-/// A cancel of a batch that had already ended: an error (nothing was canceled), with where
-/// the batch ended.
-fn already_ended(id: &BatchId, batch: MessageBatch) -> CallToolResult {
-    let report = BatchReport::new(batch, Context::Get);
-    error_result(format!(
-        "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
-        report.text()
-    ))
 }
 
 fn batch_result(report: BatchReport) -> CallToolResult {
