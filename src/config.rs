@@ -20,7 +20,8 @@ pub const DEFAULT_API_URL: &str = "http://localhost:8080/rest/anthropic-message-
 /// The real API's base URL.
 pub const REAL_API_URL: &str = "https://api.anthropic.com/v1";
 /// Sent as `x-api-key` when no key is set and the base URL is on this machine, so that the
-/// simulator and the sandbox mock (which want the header present) work without a real key.
+/// simulator and the sandbox mock (which want the header present) work without a real key; and
+/// always to [`DEFAULT_API_URL`], in place of any key the person set (see [`Config::key_withheld`]).
 pub const PLACEHOLDER_KEY: &str = "msgbatch-mcp-local-placeholder";
 
 /// The API settings, as given on the command line or in the environment.
@@ -120,6 +121,26 @@ pub struct Config {
     pub max_retries: u32,
     /// Whether the base URL's host is this machine.
     pub is_loopback: bool,
+    /// Whether a key was set but is not sent, because the base URL is the default mock URL.
+    /// A person who exports `ANTHROPIC_API_KEY` for the official SDKs (whose default is the real
+    /// API) would otherwise hand their real key to whatever listens on localhost:8080; nothing
+    /// there needs it (the sandbox mock and the simulator accept any key).
+    pub key_withheld: bool,
+}
+
+impl Config {
+    /// The warning to log at start, if the settings look like a mistake: a key set for the
+    /// default mock URL usually means the person meant the real API.
+    pub fn start_warning(&self) -> Option<String> {
+        self.key_withheld.then(|| {
+            format!(
+                "ANTHROPIC_API_KEY is set, but MSGBATCH_API_URL is the default, the local mock \
+                 {DEFAULT_API_URL}: the key is not sent there (a placeholder is), and the batches \
+                 there are not your real ones. For real batches set \
+                 MSGBATCH_API_URL={REAL_API_URL}."
+            )
+        })
+    }
 }
 
 impl ApiSettings {
@@ -139,8 +160,14 @@ impl ApiSettings {
             Ok(loopback) => (loopback, Ok(())),
             Err(e) => (false, Err(e)),
         };
-        let key = checked.and_then(|()| match &self.api_key {
-            Some(k) if !k.is_empty() && !is_placeholder(k.expose()) => Ok(k.clone()),
+        let given = self
+            .api_key
+            .as_ref()
+            .filter(|k| !k.is_empty() && !is_placeholder(k.expose()));
+        let key_withheld = given.is_some() && is_default_url(&base_url);
+        let key = checked.and_then(|()| match given {
+            Some(_) if key_withheld => Ok(ApiKey::new(PLACEHOLDER_KEY)),
+            Some(k) => Ok(k.clone()),
             _ if is_loopback => Ok(ApiKey::new(PLACEHOLDER_KEY)),
             _ => Err(ConfigError::MissingKey {
                 url: base_url.clone(),
@@ -152,8 +179,15 @@ impl ApiSettings {
             timeout,
             max_retries: self.max_retries,
             is_loopback,
+            key_withheld,
         }
     }
+}
+
+/// Whether `base_url` (already without a trailing slash) is the default mock URL. Only that
+/// exact URL: any other one, loopback included, is one the person chose, and gets their key.
+fn is_default_url(base_url: &str) -> bool {
+    base_url.eq_ignore_ascii_case(DEFAULT_API_URL)
 }
 
 /// Checks that `url` is an http(s) URL we may send a key to; answers whether it is on loopback.
@@ -200,6 +234,32 @@ mod tests {
         assert!(c.is_loopback);
         assert_eq!(c.key.unwrap().expose(), PLACEHOLDER_KEY);
         assert_eq!(c.base_url, DEFAULT_API_URL);
+    }
+
+    #[test]
+    fn a_key_set_for_the_default_url_is_withheld_and_warned_about() {
+        for url in [DEFAULT_API_URL, &format!("{DEFAULT_API_URL}/")] {
+            let c = settings(url, Some("sk-ant-REAL")).resolve();
+            assert_eq!(c.key.as_ref().unwrap().expose(), PLACEHOLDER_KEY, "{url}");
+            assert!(c.key_withheld);
+            let warning = c.start_warning().expect("a warning");
+            assert!(warning.contains("not sent"), "{warning}");
+            assert!(warning.contains(REAL_API_URL), "{warning}");
+            assert!(!warning.contains("sk-ant-REAL"), "{warning}");
+        }
+        // Any other URL gets the key as given, loopback included.
+        for url in [
+            "http://127.0.0.1:8080/rest/anthropic-message-batches-api/1.0.0",
+            "http://localhost:4010",
+            REAL_API_URL,
+        ] {
+            let c = settings(url, Some("sk-ant-REAL")).resolve();
+            assert_eq!(c.key.as_ref().unwrap().expose(), "sk-ant-REAL", "{url}");
+            assert!(!c.key_withheld && c.start_warning().is_none(), "{url}");
+        }
+        // No key set: the placeholder, and nothing to warn about.
+        let c = ApiSettings::default().resolve();
+        assert!(!c.key_withheld && c.start_warning().is_none());
     }
 
     #[test]

@@ -77,6 +77,9 @@ pub async fn run(args: &DemoArgs) -> Result<(), DemoError> {
             request_time: Duration::from_millis(100),
             cancel_delay: Duration::from_secs(3),
             seed: true,
+            // So that the demo shows counts moving; said on screen, as the real API does not.
+            live_counts: true,
+            ..SimConfig::default()
         },
     )
     .await
@@ -86,6 +89,10 @@ pub async fn run(args: &DemoArgs) -> Result<(), DemoError> {
     println!(
         "  simulator  Message Batches API at {} (in this process)",
         sim.base_url()
+    );
+    println!(
+        "             set to report requests as they finish (`mock --live-counts`); the real API\n             \
+         keeps them all under `processing` until the batch ends"
     );
 
     let live = std::io::stderr().is_terminal();
@@ -184,7 +191,7 @@ async fn converse(
             .bar
             .set_draw_target(indicatif::ProgressDrawTarget::stderr());
         agent.bar.set_style(
-            ProgressStyle::with_template("    {bar:40} {pos}/{len} {msg}")
+            ProgressStyle::with_template("    {bar:40} {pos}/{len} s waited  {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
     }

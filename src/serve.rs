@@ -33,6 +33,9 @@ pub async fn stdio(config: Config) -> Result<(), ServeError> {
             tracing::warn!(base_url = %config.base_url, "serving, but no request can be sent: {e}")
         }
     }
+    if let Some(warning) = config.start_warning() {
+        tracing::warn!("{warning}");
+    }
     let shutdown = CancellationToken::new();
     let backlog = client.backlog();
     let server = BatchServer::new(client).with_shutdown(shutdown.clone());

@@ -33,6 +33,7 @@ async fn list_pages_forward_and_back_without_gaps_or_duplicates() {
             request_time: Duration::from_secs(1),
             cancel_delay: Duration::from_secs(60),
             seed: false,
+            ..SimConfig::default()
         },
     )
     .await
@@ -123,6 +124,7 @@ async fn get_explains_each_state() {
             request_time: Duration::from_millis(200),
             cancel_delay: Duration::from_secs(3),
             seed: false,
+            ..SimConfig::default()
         },
     )
     .await

@@ -167,6 +167,7 @@ fn fast() -> SimConfig {
         request_time: Duration::from_millis(20),
         cancel_delay: Duration::from_millis(200),
         seed: false,
+        ..SimConfig::default()
     }
 }
 
@@ -569,9 +570,18 @@ async fn delete_and_results_wait_for_the_end() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 30);
-    assert_eq!(lines[0]["custom_id"], "req-0");
-    assert_eq!(lines[0]["result"]["message"]["model"], "claude-test-model");
-    assert_eq!(lines[9]["result"]["type"], "errored");
+    // No promised order: find each request by its custom_id, as the API docs say to.
+    let by_id = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["custom_id"] == id)
+            .unwrap_or_else(|| panic!("no result for {id}"))
+    };
+    assert_eq!(
+        by_id("req-0")["result"]["message"]["model"],
+        "claude-test-model"
+    );
+    assert_eq!(by_id("req-9")["result"]["type"], "errored");
 
     let deleted = api.delete(&id).await.ok();
     assert_eq!(deleted, json!({"id": id, "type": "message_batch_deleted"}));
@@ -879,8 +889,11 @@ async fn create_validates_its_body() {
         assert!(message.contains(expected), "{body} -> {message}");
     }
 
-    let too_many = api.create(&create_body(10_001)).await;
+    // The documented limit is 100,000 requests a batch.
+    let too_many = api.create(&create_body(100_001)).await;
     assert_error(&too_many, StatusCode::BAD_REQUEST, "invalid_request_error");
+    let message = too_many.json()["error"]["message"].to_string();
+    assert!(message.contains("at most 100000 items"), "{message}");
     assert_eq!(
         sim.simulator().batch_count(),
         0,
@@ -991,4 +1004,190 @@ fn sim_args_defaults_match_the_default_config() {
     assert_eq!(config.request_time, Duration::from_millis(5));
     assert_eq!(config.cancel_delay, Duration::from_millis(7));
     assert!(!config.seed);
+    assert!(!config.live_counts, "the real API's counting unless asked");
+
+    let cli = Cli::parse_from(["sim", "--live-counts", "--max-batches", "12"]);
+    let config = SimConfig::from(&cli.sim);
+    assert!(config.live_counts);
+    assert_eq!(config.limits.max_batches, 12);
+}
+
+/// Issue 8 item 4: counts stay under `processing` until the batch ends (the official SDKs
+/// document it), then settle; every answer still fits the spec.
+#[tokio::test]
+async fn counts_stay_under_processing_until_the_batch_ends_then_settle() {
+    let sim = start(fast()).await;
+    let api = Api::new(sim.v1_base_url());
+    // 2,000 requests at 20 ms: 40 s of work, so it is still running while we look.
+    let id = id_of(&api.create(&create_body(2000)).await.ok());
+    // Let some requests finish, then look: still all under processing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let running = api.retrieve(&id).await.ok();
+    assert_batch(&running);
+    if running["processing_status"] == "in_progress" {
+        assert_eq!(counts(&running), [2000, 0, 0, 0, 0], "{running:#}");
+    }
+    let canceling = api.cancel(&id).await.ok();
+    assert_batch(&canceling);
+    if canceling["processing_status"] == "canceling" {
+        assert_eq!(counts(&canceling), [2000, 0, 0, 0, 0], "{canceling:#}");
+    }
+    let listed = api.get("/messages/batches").await.ok();
+    for batch in listed["data"].as_array().unwrap() {
+        if batch["processing_status"] != "ended" {
+            assert_eq!(counts(batch)[0], 2000, "{batch:#}");
+        }
+    }
+    let ended = api.wait_ended(&id).await;
+    let [processing, succeeded, errored, canceled, expired] = counts(&ended);
+    assert_eq!((processing, expired), (0, 0), "{ended:#}");
+    assert!(succeeded > 0 && errored > 0 && canceled > 0, "{ended:#}");
+    assert_eq!(succeeded + errored + canceled, 2000);
+
+    // Asked for explicitly (`mock --live-counts`), counts move while the batch runs.
+    let live = start(SimConfig {
+        live_counts: true,
+        ..fast()
+    })
+    .await;
+    let api = Api::new(live.base_url());
+    let id = id_of(&api.create(&create_body(2000)).await.ok());
+    let moved = loop {
+        let batch = api.retrieve(&id).await.ok();
+        assert_batch(&batch);
+        if counts(&batch)[1] > 0 {
+            break batch;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(moved["processing_status"], "in_progress", "{moved:#}");
+    live.shutdown().await.unwrap();
+    sim.shutdown().await.unwrap();
+}
+
+/// Issue 8 item 4: the key as `x-api-key` or `Authorization: Bearer` (what today's official SDKs
+/// send), the versions the SDKs send, and the real API's refusals otherwise.
+#[tokio::test]
+async fn accepts_the_key_and_versions_the_official_sdks_send() {
+    let sim = start(SimConfig {
+        seed: true,
+        ..fast()
+    })
+    .await;
+    let api = Api::new(sim.v1_base_url());
+    let bearer = format!("Bearer {KEY}");
+    let accepted: [Headers; 5] = [
+        &[("x-api-key", KEY), ("anthropic-version", "2023-06-01")],
+        &[
+            ("authorization", &bearer),
+            ("anthropic-version", "2026-10-21"),
+        ],
+        &[
+            ("authorization", "bearer sk-x"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        &[("x-api-key", KEY), ("anthropic-version", "2026-10-21")],
+        &[
+            ("x-api-key", KEY),
+            ("authorization", &bearer),
+            ("anthropic-version", "2023-01-01"),
+        ],
+    ];
+    for headers in accepted {
+        let answer = api
+            .send_with(Method::GET, "/messages/batches?limit=2", None, headers)
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{headers:?}: {}",
+            answer.text
+        );
+        assert_schema("MessageBatchList", &answer.json());
+    }
+    let refused: [(Headers, StatusCode, &str); 6] = [
+        (
+            &[("authorization", "Bearer "), ("anthropic-version", VERSION)],
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+        ),
+        (
+            &[("authorization", KEY), ("anthropic-version", VERSION)],
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+        ),
+        (
+            &[
+                ("authorization", "Basic dXNlcjpwYXNz"),
+                ("anthropic-version", VERSION),
+            ],
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+        ),
+        (
+            &[("authorization", &bearer)],
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+        ),
+        (
+            &[
+                ("authorization", &bearer),
+                ("anthropic-version", "2099-01-01"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+        ),
+        (
+            &[("x-api-key", KEY), ("anthropic-version", "latest")],
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+        ),
+    ];
+    for (headers, status, kind) in refused {
+        let answer = api
+            .send_with(Method::GET, "/messages/batches", None, headers)
+            .await;
+        assert_error(&answer, status, kind);
+    }
+    let unknown = api
+        .send_with(
+            Method::GET,
+            "/messages/batches",
+            None,
+            &[("x-api-key", KEY), ("anthropic-version", "2099-01-01")],
+        )
+        .await;
+    let message = unknown.json()["error"]["message"].to_string();
+    assert!(
+        message.contains("2026-10-21"),
+        "names what it accepts: {message}"
+    );
+    sim.shutdown().await.unwrap();
+}
+
+/// Issue 8 item 4: results in no promised order (the real API's docs: match on `custom_id`).
+#[tokio::test]
+async fn results_come_in_no_promised_order() {
+    let sim = start(fast()).await;
+    let api = Api::new(sim.base_url());
+    let id = id_of(&api.create(&create_body(30)).await.ok());
+    api.wait_ended(&id).await;
+    let results = api.results(&id).await;
+    let ids: Vec<String> = results
+        .text
+        .lines()
+        .map(|l| {
+            let line: Value = serde_json::from_str(l).unwrap();
+            assert_schema("MessageBatchResult", &line);
+            line["custom_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let request_order: Vec<String> = (0..30).map(|i| format!("req-{i}")).collect();
+    assert_ne!(ids, request_order, "lines in request order");
+    let mut sorted = ids.clone();
+    sorted.sort_by_key(|id| id[4..].parse::<u32>().unwrap());
+    assert_eq!(sorted, request_order, "each request exactly once");
+    // The same order on every download.
+    assert_eq!(api.results(&id).await.text, results.text);
+    sim.shutdown().await.unwrap();
 }

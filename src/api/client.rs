@@ -139,15 +139,37 @@ impl BatchesClient {
         deadline: Option<Instant>,
     ) -> Result<MessageBatch, ApiError> {
         let path = ["messages", "batches", id.as_str()];
-        self.call(Method::GET, &path, None, deadline, "a message batch")
-            .await
+        let batch = self
+            .call(Method::GET, &path, None, deadline, "a message batch")
+            .await?;
+        self.the_batch_asked_for(id, batch)
     }
 
     /// `POST /messages/batches/{id}/cancel`.
     pub async fn cancel(&self, id: &BatchId) -> Result<MessageBatch, ApiError> {
         let path = ["messages", "batches", id.as_str(), "cancel"];
-        self.call(Method::POST, &path, None, None, "a message batch")
-            .await
+        let batch = self
+            .call(Method::POST, &path, None, None, "a message batch")
+            .await?;
+        self.the_batch_asked_for(id, batch)
+    }
+
+    /// The answer, if it is about batch `id`; otherwise [`ApiError::OtherBatch`]. Checked here,
+    /// once, so that every caller (a get, a cancel, each poll of a wait, each batch of a bulk
+    /// cancel) refuses an answer about another batch instead of reporting it as this one's.
+    fn the_batch_asked_for(
+        &self,
+        id: &BatchId,
+        batch: MessageBatch,
+    ) -> Result<MessageBatch, ApiError> {
+        if batch.id == id.as_str() {
+            return Ok(batch);
+        }
+        Err(ApiError::OtherBatch {
+            base_url: self.inner.base_url.clone(),
+            requested: id.as_str().to_owned(),
+            answered: truncate(&batch.id, 100),
+        })
     }
 
     /// `GET /messages/batches?limit=&before_id=&after_id=`.

@@ -59,6 +59,18 @@ pub enum ApiError {
         detail: String,
     },
 
+    /// The API answered (HTTP 200) with a batch other than the one asked for. A mock with
+    /// canned answers does this (the sandbox mock and Prism or Microcks serving the spec's
+    /// examples answer every ID with their one example batch), so the answer says nothing about
+    /// the batch asked for; taking it for that batch's status would tell a person their batch is
+    /// canceling while it keeps running.
+    #[error("{base_url} answered for batch {answered}, not for the batch asked for, {requested}")]
+    OtherBatch {
+        base_url: String,
+        requested: String,
+        answered: String,
+    },
+
     /// The connection broke mid-answer, or another transport fault.
     #[error("the request to {base_url} failed: {detail}")]
     Transport { base_url: String, detail: String },

@@ -10,4 +10,4 @@ pub mod types;
 pub use batch_id::{BatchId, InvalidBatchId};
 pub use client::BatchesClient;
 pub use error::ApiError;
-pub use types::{BatchPage, ListParams, MessageBatch, ProcessingStatus, RequestCounts};
+pub use types::{BatchPage, ListParams, MessageBatch, ProcessingStatus, RequestCounts, Status};

@@ -1,17 +1,23 @@
 //! When to try a request again, and how long to wait first: the rules of Anthropic's official
-//! SDKs (Python, TypeScript and Go agree), so that this server is exactly as patient as they are.
+//! SDKs, so that this server is about as patient as they are.
 //!
 //! - retried: connection errors, timeouts, 408, 409, 429 and every 5xx (529 included);
 //! - an `x-should-retry: true|false` answer header overrides the status rule;
 //! - wait before retry `n` (0-based): `min(0.5 * 2^n, 8)` s times a random factor in [0.75, 1];
 //! - `retry-after-ms`, else `retry-after` (seconds or an HTTP date), replaces that wait when it
 //!   is positive and at most 60 s.
+//!
+//! The 60 s ceiling is the Python SDK's rule, not every SDK's: the others may honour a longer
+//! server-asked wait. We keep it on purpose: a tool call that sleeps for minutes leaves the agent
+//! (and the person) waiting with no answer, while our own backoff answers within seconds and
+//! the advice says to try again later.
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 
-/// The longest server-asked wait we honour; a longer one falls back to our own backoff.
+/// The longest server-asked wait we honour; a longer one falls back to our own backoff (as the
+/// Python SDK does; see the module doc for why).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const INITIAL_DELAY_SECS: f64 = 0.5;
 const MAX_DELAY_SECS: f64 = 8.0;

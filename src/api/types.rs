@@ -4,9 +4,15 @@
 //! Nullable fields are `Option`s that serialize as `null` rather than being skipped: the real API
 //! always sends them, the OpenAPI spec lists them as required, and a client reading our tool output
 //! should see the same object the API returned.
+//!
+//! Forward compatible by design: a `processing_status` this version does not know is kept as the
+//! string the API sent ([`Status::Other`]), and fields it does not know are kept in `extra` and
+//! given back in the tool's structured output, so that a newer API never turns into a decode
+//! failure, and nothing the API said is dropped.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// Where a batch is in its life: `in_progress` -> (`canceling`) -> `ended`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -39,6 +45,114 @@ impl ProcessingStatus {
 impl std::fmt::Display for ProcessingStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A batch's `processing_status` as the API sent it: one this version knows, or any other string
+/// (a status added after this server was written), carried through as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Status {
+    /// `in_progress`, `canceling` or `ended`.
+    Known(ProcessingStatus),
+    /// A status this server does not know, exactly as the API sent it.
+    Other(String),
+}
+
+impl Status {
+    /// The status, if this server knows it.
+    pub fn known(&self) -> Option<ProcessingStatus> {
+        match self {
+            Self::Known(s) => Some(*s),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// The name the API used.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Known(s) => s.as_str(),
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Whether the batch has ended (an unknown status is not taken for an end).
+    pub fn is_ended(&self) -> bool {
+        self.known() == Some(ProcessingStatus::Ended)
+    }
+
+    /// Whether a cancel request can still change anything, as far as this server knows.
+    pub fn is_cancelable(&self) -> bool {
+        self.known().is_some_and(ProcessingStatus::is_cancelable)
+    }
+}
+
+impl From<ProcessingStatus> for Status {
+    fn from(s: ProcessingStatus) -> Self {
+        Self::Known(s)
+    }
+}
+
+impl From<String> for Status {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "in_progress" => Self::Known(ProcessingStatus::InProgress),
+            "canceling" => Self::Known(ProcessingStatus::Canceling),
+            "ended" => Self::Known(ProcessingStatus::Ended),
+            _ => Self::Other(s),
+        }
+    }
+}
+
+impl From<Status> for String {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Known(k) => k.as_str().to_owned(),
+            Status::Other(o) => o,
+        }
+    }
+}
+
+impl PartialEq<ProcessingStatus> for Status {
+    fn eq(&self, other: &ProcessingStatus) -> bool {
+        self.known() == Some(*other)
+    }
+}
+
+/// Longest unknown status shown in text; the structured content keeps it whole.
+const MAX_SHOWN_STATUS: usize = 64;
+
+/// For text: an unknown status comes from the upstream, so a hostile one is cut short.
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Known(k) => f.write_str(k.as_str()),
+            Self::Other(o) => f.write_str(&super::error::truncate(o, MAX_SHOWN_STATUS)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_known_or_not() {
+        for (wire, known) in [
+            ("in_progress", Some(ProcessingStatus::InProgress)),
+            ("canceling", Some(ProcessingStatus::Canceling)),
+            ("ended", Some(ProcessingStatus::Ended)),
+            ("paused", None),
+        ] {
+            let s: Status = serde_json::from_value(Value::from(wire)).unwrap();
+            assert_eq!(s.known(), known);
+            assert_eq!(s.to_string(), wire);
+            assert_eq!(serde_json::to_value(&s).unwrap(), Value::from(wire));
+        }
+        let long: Status = serde_json::from_value(Value::from("x".repeat(10_000))).unwrap();
+        assert!(long.to_string().chars().count() <= MAX_SHOWN_STATUS + 1);
+        assert_eq!(long.as_str().len(), 10_000);
+        assert!(!long.is_ended() && !long.is_cancelable());
     }
 }
 
@@ -77,8 +191,10 @@ pub struct MessageBatch {
     /// Always `message_batch`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `in_progress`, `canceling` or `ended`.
-    pub processing_status: ProcessingStatus,
+    /// `in_progress`, `canceling` or `ended`; a newer API may send another status, given here as
+    /// it was sent.
+    #[schemars(with = "String")]
+    pub processing_status: Status,
     /// Requests by state.
     pub request_counts: RequestCounts,
     /// RFC 3339 time the batch was created.
@@ -93,6 +209,9 @@ pub struct MessageBatch {
     pub ended_at: Option<String>,
     /// URL of the JSON Lines results, set once the batch has ended.
     pub results_url: Option<String>,
+    /// Fields this server does not know (a newer API's), kept as the API sent them.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// One page of `GET /messages/batches`, newest first.
@@ -106,6 +225,9 @@ pub struct BatchPage {
     pub first_id: Option<String>,
     /// ID of the last batch on this page (use as `after_id` for the next page).
     pub last_id: Option<String>,
+    /// Fields this server does not know (a newer API's), kept as the API sent them.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// The answer to `DELETE /messages/batches/{id}`.

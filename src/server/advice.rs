@@ -70,12 +70,17 @@ pub fn explain(op: Operation<'_>, error: &ApiError) -> String {
             attempts_made(*attempts),
             op.maybe_applied()
         ),
-        ApiError::TooLarge { .. } | ApiError::Decode { .. } => format!(
+        ApiError::TooLarge { status, .. } | ApiError::Decode { status, .. } => format!(
             "{error}. This is not the Batches API answering as expected: check that \
              MSGBATCH_API_URL ends just before /messages (e.g. {REAL_API_URL}) and that no proxy \
              is answering in its place.{}",
-            op.maybe_applied()
+            answered_but_unread(op, *status, error)
         ),
+        ApiError::OtherBatch {
+            base_url,
+            requested,
+            answered,
+        } => other_batch(op, base_url, requested, answered),
         ApiError::Transport { .. } => format!(
             "{error}. Try again; if it keeps failing, check the network and proxy settings.{}",
             op.maybe_applied()
@@ -85,6 +90,58 @@ pub fn explain(op: Operation<'_>, error: &ApiError) -> String {
         text.push_str(&format!(" (request-id: {id})"));
     }
     text
+}
+
+/// What a success status with an unreadable body means for the operation. A 2xx in JSON is
+/// the API accepting the request in a shape this version cannot read: a cancel must not be
+/// called one that "may or may not have reached the API". A 2xx HTML page is another matter:
+/// a captive portal or a proxy's sign-in page answers 200 without passing anything on.
+fn answered_but_unread(op: Operation<'_>, status: u16, error: &ApiError) -> &'static str {
+    let html = match error {
+        ApiError::Decode {
+            content_type,
+            detail,
+            ..
+        } => content_type.contains("html") || detail.contains("HTML page"),
+        _ => false,
+    };
+    match (op, status) {
+        (Operation::Cancel(_), 200..=299) if html => {
+            " The HTTP 200 came with an HTML page, which the API never sends: most likely a \
+             proxy or a network sign-in page answered, and the cancel did not reach the API. \
+             Call get_message_batch once the network is fixed to see the batch's status."
+        }
+        (Operation::Cancel(_), 200..=299) => {
+            " The endpoint accepted the cancel request (HTTP 200), but its answer cannot be \
+             read: call get_message_batch to see the batch's status."
+        }
+        _ => op.maybe_applied(),
+    }
+}
+
+/// An answer about another batch than the one asked for: say so, with both IDs, and that
+/// nothing is known about the one asked for (nor, for a cancel, was it canceled).
+fn other_batch(op: Operation<'_>, base_url: &str, requested: &str, answered: &str) -> String {
+    let consequence = match op {
+        Operation::Cancel(_) => format!(
+            "so nothing is known about batch {requested}, and nothing real was canceled: if \
+             {requested} is a real batch, it is still running (and billing)"
+        ),
+        _ => format!("so nothing is known about batch {requested}"),
+    };
+    let default = if base_url == DEFAULT_API_URL {
+        " (the default URL, the local sandbox mock)"
+    } else {
+        ""
+    };
+    format!(
+        "the endpoint at {base_url}{default} answered for another batch, {answered}, not for \
+         {requested}. A mock with canned answers does this (it answers every ID with its one \
+         example batch), {consequence}. Tell the person this. To reach real batches, set \
+         MSGBATCH_API_URL={REAL_API_URL} and ANTHROPIC_API_KEY in the MCP server's environment \
+         and restart it; to try things out offline, run `msgbatch-mcp mock`, which keeps each \
+         batch apart."
+    )
 }
 
 /// "1 attempt", "3 attempts".
@@ -118,6 +175,22 @@ fn status_advice(op: Operation<'_>, status: u16, error: &ApiError) -> String {
                  batches this API key can reach (batches belong to one workspace)."
             ),
         },
+        402 => format!(
+            "the API refused the request for a billing reason ({what}): the organization's \
+             credit balance or payment method needs attention. A person with billing access \
+             must fix it in the Anthropic Console (Settings > Billing), then try again."
+        ),
+        409 => format!(
+            "the API reports a conflict with the batch's current state ({what}; {tried}). \
+             Call get_message_batch to see where the batch is now, then decide whether to try \
+             again."
+        ),
+        413 => format!(
+            "the request was refused as too large ({what}). This server's requests carry no \
+             body, so the limit is most likely that of a proxy or gateway in front of the API \
+             (its answer may be an HTML page rather than the API's JSON): check MSGBATCH_API_URL \
+             and any proxy settings."
+        ),
         429 => format!(
             "the API is rate-limiting requests ({what}; {tried}). Wait a minute, then try \
              again.{}",
@@ -204,6 +277,72 @@ mod tests {
         let t = explain(Operation::List, &e);
         assert!(!t.contains("msgbatch-mcp mock"));
         assert!(t.contains("https://proxy.example/v1"));
+    }
+
+    #[test]
+    fn an_answer_about_another_batch_names_both_ids_and_what_it_means() {
+        let e = ApiError::OtherBatch {
+            base_url: DEFAULT_API_URL.into(),
+            requested: "msgbatch_01MyOwnBatch".into(),
+            answered: "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF".into(),
+        };
+        let t = explain(Operation::Cancel("msgbatch_01MyOwnBatch"), &e);
+        assert!(t.starts_with("Could not cancel batch msgbatch_01MyOwnBatch: the endpoint at "));
+        assert!(t.contains("answered for another batch, msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"));
+        assert!(t.contains(DEFAULT_API_URL), "{t}");
+        assert!(t.contains("nothing real was canceled"), "{t}");
+        assert!(t.contains(REAL_API_URL), "{t}");
+        assert!(!t.contains("may or may not"), "{t}");
+        let t = explain(Operation::Get("msgbatch_01MyOwnBatch"), &e);
+        assert!(
+            t.contains("nothing is known about batch msgbatch_01MyOwnBatch"),
+            "{t}"
+        );
+        assert!(!t.contains("canceled"), "{t}");
+    }
+
+    #[test]
+    fn billing_conflict_and_too_large_have_their_own_advice() {
+        let t = explain(Operation::Get("b"), &status(402, "billing_error"));
+        assert!(t.contains("billing") && t.contains("Console"), "{t}");
+        let t = explain(Operation::Cancel("b"), &status(409, "conflict_error"));
+        assert!(
+            t.contains("conflict") && t.contains("get_message_batch"),
+            "{t}"
+        );
+        assert!(t.contains("3 attempts"), "{t}");
+        let html = ApiError::from_answer(413, None, "text/html", b"<html>413</html>");
+        let t = explain(Operation::Cancel("b"), &html);
+        assert!(t.contains("too large") && t.contains("proxy"), "{t}");
+        assert!(t.contains("HTML page"), "{t}");
+    }
+
+    #[test]
+    fn a_cancel_answered_200_is_never_one_that_may_not_have_arrived() {
+        let e = ApiError::Decode {
+            status: 200,
+            content_type: "application/json".into(),
+            expected: "a message batch",
+            detail: "the JSON does not have the expected fields".into(),
+        };
+        let t = explain(Operation::Cancel("b"), &e);
+        assert!(!t.contains("may or may not"), "{t}");
+        assert!(t.contains("accepted the cancel request (HTTP 200)"), "{t}");
+        // An HTML page with 200 is a portal or proxy, not the API accepting anything.
+        let e = ApiError::Decode {
+            status: 200,
+            content_type: "text/html".into(),
+            expected: "a message batch",
+            detail: "the body looks like an HTML page".into(),
+        };
+        let t = explain(Operation::Cancel("b"), &e);
+        assert!(t.contains("did not reach the API"), "{t}");
+        assert!(!t.contains("accepted"), "{t}");
+        let e = ApiError::TooLarge {
+            status: 200,
+            limit: 8,
+        };
+        assert!(!explain(Operation::Cancel("b"), &e).contains("may or may not"));
     }
 
     #[test]

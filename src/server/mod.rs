@@ -10,6 +10,7 @@
 //! drops any HTTP request in flight.
 
 pub mod advice;
+pub mod origin;
 pub mod params;
 pub mod report;
 pub mod wait;
@@ -19,10 +20,15 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
+use rmcp::ErrorData;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
@@ -32,6 +38,7 @@ use crate::api::{
     ApiError, BatchId, BatchesClient, ListParams as ApiListParams, MessageBatch, ProcessingStatus,
 };
 use advice::Operation;
+use origin::Origin;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
 use report::{BatchReport, Context, ListReport};
 use wait::Progress;
@@ -62,6 +69,8 @@ pub struct BatchServer {
     client: BatchesClient,
     /// Cancelled when the process is shutting down: every call in flight ends at once.
     shutdown: CancellationToken,
+    /// Says, in every result, which API answered (see [`origin`]).
+    origin: Origin,
     tool_router: ToolRouter<Self>,
 }
 
@@ -69,6 +78,7 @@ pub struct BatchServer {
 impl BatchServer {
     pub fn new(client: BatchesClient) -> Self {
         Self {
+            origin: Origin::new(client.base_url()),
             client,
             shutdown: CancellationToken::new(),
             tool_router: Self::tool_router(),
@@ -171,7 +181,7 @@ impl BatchServer {
         let work = async {
             match self.client.list(&query).await {
                 Ok(page) => {
-                    let report = ListReport::new(page);
+                    let report = ListReport::new(page, &query);
                     structured_result(&report, report.text())
                 }
                 Err(e) => self.api_error(Operation::List, &e),
@@ -286,10 +296,10 @@ impl BatchServer {
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
         if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
             tracing::info!(id = %id, status = %batch.processing_status, error = %error, "cancel refused");
-            match batch.processing_status {
-                ProcessingStatus::Ended => return Cancel::AlreadyEnded(batch),
-                ProcessingStatus::Canceling => return Cancel::AlreadyCanceling(batch),
-                ProcessingStatus::InProgress => {}
+            match batch.processing_status.known() {
+                Some(ProcessingStatus::Ended) => return Cancel::AlreadyEnded(batch),
+                Some(ProcessingStatus::Canceling) => return Cancel::AlreadyCanceling(batch),
+                Some(ProcessingStatus::InProgress) | None => {}
             }
         }
         Cancel::Failed(error)
@@ -324,6 +334,21 @@ impl BatchServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for BatchServer {
+    /// The router's `call_tool`, plus the one place where every tool result, success or error,
+    /// is told which API answered ([`Origin::stamp`]).
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let call = ToolCallContext::new(self, request, context);
+        let mut response = self.tool_router.call(call).await;
+        if let Ok(CallToolResponse::Complete(result)) = &mut response {
+            self.origin.stamp(result);
+        }
+        response
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(

@@ -6,7 +6,16 @@ use std::fmt::Write as _;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::api::{BatchPage, MessageBatch, ProcessingStatus};
+use crate::api::{BatchPage, ListParams, MessageBatch, ProcessingStatus};
+
+/// Said of a `processing_status` this server does not know (a newer API's).
+pub const UNKNOWN_STATUS: &str = "a status this server does not know; check the API docs";
+
+/// Said while every request is still counted as `processing`: the real API reports the counts
+/// only when the batch ends ("Requests start as `processing` and move to one of the other
+/// statuses only once processing of the entire batch ends", the official SDKs' docs), so
+/// "0 of N done" would be false, not merely early.
+pub const COUNTS_AT_END: &str = "the API reports how requests ended only when the batch ends";
 
 /// A batch, exactly as the API returned it, with a note for the reader.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -52,12 +61,15 @@ impl BatchReport {
     /// The text block: status, counts, times, and the note.
     pub fn text(&self) -> String {
         let b = &self.batch;
-        let state = match b.processing_status {
-            ProcessingStatus::InProgress => "is in_progress",
-            ProcessingStatus::Canceling => "is canceling",
-            ProcessingStatus::Ended => "has ended",
+        let mut out = match b.processing_status.known() {
+            Some(ProcessingStatus::InProgress) => format!("Batch {} is in_progress.\n", b.id),
+            Some(ProcessingStatus::Canceling) => format!("Batch {} is canceling.\n", b.id),
+            Some(ProcessingStatus::Ended) => format!("Batch {} has ended.\n", b.id),
+            None => format!(
+                "Batch {} has status `{}` ({UNKNOWN_STATUS}).\n",
+                b.id, b.processing_status
+            ),
         };
-        let mut out = format!("Batch {} {state}.\n", b.id);
         out.push_str(&counts_line(b));
         out.push('\n');
         let _ = write!(out, "Created {}", b.created_at);
@@ -81,9 +93,23 @@ impl BatchReport {
     }
 }
 
-/// "Requests: 200 in all: 50 processing, 140 succeeded, 5 errored, 5 canceled, 0 expired."
+/// Whether the counts say nothing yet: the batch has not ended and every request is still
+/// counted as `processing`, which is how the real API reports a running batch.
+pub fn counts_pending(b: &MessageBatch) -> bool {
+    let c = &b.request_counts;
+    !b.processing_status.is_ended() && c.total() > 0 && c.processing == c.total()
+}
+
+/// "Requests: 200 in all: 50 processing, 140 succeeded, 5 errored, 5 canceled, 0 expired.", or,
+/// while the counts are pending, "Requests: 200 in all, counted as `processing` until ...".
 pub fn counts_line(b: &MessageBatch) -> String {
     let c = &b.request_counts;
+    if counts_pending(b) {
+        return format!(
+            "Requests: {} in all, each counted as `processing` until the batch ends ({COUNTS_AT_END}).",
+            c.total()
+        );
+    }
     format!(
         "Requests: {} in all: {} processing, {} succeeded, {} errored, {} canceled, {} expired.",
         c.total(),
@@ -97,7 +123,17 @@ pub fn counts_line(b: &MessageBatch) -> String {
 
 fn note(b: &MessageBatch, context: Context) -> String {
     let c = &b.request_counts;
-    match (b.processing_status, context) {
+    let Some(status) = b.processing_status.known() else {
+        return unknown_status_note(b, context);
+    };
+    match (status, context) {
+        (ProcessingStatus::InProgress, Context::Get) if counts_pending(b) => format!(
+            "Still running. The counts are reported when the batch ends: until then all {} \
+             requests are counted as `processing`, whatever has already run. It can be canceled \
+             with cancel_message_batch; if it does not finish it expires at {}.",
+            c.total(),
+            b.expires_at
+        ),
         (ProcessingStatus::InProgress, Context::Get) => format!(
             "Still running: {} of {} requests are done. It can be canceled with \
              cancel_message_batch; if it does not finish it expires at {}.",
@@ -122,6 +158,25 @@ fn note(b: &MessageBatch, context: Context) -> String {
              `ended`; nothing more needs to be canceled."
         ),
         (ProcessingStatus::Ended, context) => ended_note(b, context),
+    }
+}
+
+/// A status this server does not know: shown as it is, never guessed at.
+fn unknown_status_note(b: &MessageBatch, context: Context) -> String {
+    let status = &b.processing_status;
+    let said = format!(
+        "The API reports processing_status `{status}`, {UNKNOWN_STATUS} for what it means."
+    );
+    match context {
+        Context::Get => said,
+        Context::Canceled => format!(
+            "The API accepted the cancel request and answered with the batch. {said} If it is \
+             still running, call get_message_batch later to see when it is `ended`."
+        ),
+        Context::Waited { seconds } => format!(
+            "The API accepted the cancel request; after waiting {seconds} s the batch is not \
+             `ended`. {said} Call get_message_batch later to see when it is `ended`."
+        ),
     }
 }
 
@@ -167,7 +222,14 @@ fn ended_note(b: &MessageBatch, context: Context) -> String {
 }
 
 impl ListReport {
-    pub fn new(page: BatchPage) -> Self {
+    /// `query` is what was asked: a page fetched with `before_id` goes on with
+    /// `before_id=first_id`, as the official SDKs page backwards; and a page that holds the very
+    /// batch given as the cursor is a canned answer (a real API pages past the cursor), on which
+    /// paging would loop forever, so no next page is offered.
+    pub fn new(page: BatchPage, query: &ListParams) -> Self {
+        let paged_back = query.before_id.is_some();
+        let cursor = query.before_id.as_deref().or(query.after_id.as_deref());
+        let canned = cursor.filter(|c| page.data.iter().any(|b| b.id == *c));
         let running = page
             .data
             .iter()
@@ -183,10 +245,42 @@ impl ListReport {
                  cancel_message_batch."
             ),
         };
-        if page.has_more
-            && let Some(last) = &page.last_id
+        let unknown = page
+            .data
+            .iter()
+            .filter(|b| b.processing_status.known().is_none())
+            .count();
+        if unknown > 0 {
+            let _ = write!(
+                note,
+                " {unknown} of them {} a processing_status this server does not know (shown as \
+                 the API sent it); check the API docs for what it means.",
+                if unknown == 1 { "has" } else { "have" }
+            );
+        }
+        if page.data.iter().any(counts_pending) {
+            let _ = write!(
+                note,
+                " Request counts of a running batch are reported when it ends: until then every \
+                 request is counted as `processing`."
+            );
+        }
+        let next = if paged_back {
+            page.first_id.as_ref().map(|id| ("before_id", id))
+        } else {
+            page.last_id.as_ref().map(|id| ("after_id", id))
+        };
+        if let Some(c) = canned {
+            let _ = write!(
+                note,
+                " This page holds the batch given as the cursor ({c}), which the API never \
+                 returns: the endpoint answers with a canned page whatever is asked (a mock), so \
+                 paging on would loop. Do not page on."
+            );
+        } else if page.has_more
+            && let Some((cursor, id)) = next
         {
-            let _ = write!(note, " More batches: call again with after_id=\"{last}\".");
+            let _ = write!(note, " More batches: call again with {cursor}=\"{id}\".");
         }
         Self { page, note }
     }
@@ -204,18 +298,29 @@ impl ListReport {
             } else {
                 ""
             };
-            let _ = writeln!(
+            let unknown = if b.processing_status.known().is_none() {
+                " (unknown status)"
+            } else {
+                ""
+            };
+            let _ = write!(
                 out,
-                "- {} {} (created {}): {}/{} done, {} succeeded, {} errored, {} canceled{mark}",
-                b.id,
-                b.processing_status,
-                b.created_at,
-                c.done(),
-                c.total(),
-                c.succeeded,
-                c.errored,
-                c.canceled,
+                "- {} {}{unknown} (created {}): ",
+                b.id, b.processing_status, b.created_at
             );
+            let _ = if counts_pending(b) {
+                writeln!(out, "{} requests, counted when it ends{mark}", c.total())
+            } else {
+                writeln!(
+                    out,
+                    "{}/{} done, {} succeeded, {} errored, {} canceled{mark}",
+                    c.done(),
+                    c.total(),
+                    c.succeeded,
+                    c.errored,
+                    c.canceled,
+                )
+            };
         }
         out.push_str(&self.note);
         out
@@ -231,7 +336,7 @@ mod tests {
         MessageBatch {
             id: "msgbatch_x".into(),
             kind: "message_batch".into(),
-            processing_status: status,
+            processing_status: status.into(),
             request_counts: RequestCounts {
                 processing: 3,
                 succeeded: 5,
@@ -245,6 +350,7 @@ mod tests {
             cancel_initiated_at: None,
             ended_at: None,
             results_url: None,
+            extra: Default::default(),
         }
     }
 
@@ -299,10 +405,117 @@ mod tests {
             has_more: true,
             first_id: Some("a".into()),
             last_id: Some("b".into()),
+            extra: Default::default(),
         };
-        let r = ListReport::new(page);
+        let r = ListReport::new(page.clone(), &ListParams::default());
         let text = r.text();
         assert_eq!(text.matches("[can cancel]").count(), 1, "{text}");
         assert!(r.note.contains("after_id=\"b\""));
+        // Paging backwards goes on backwards, from the first ID.
+        let back = ListParams {
+            before_id: Some("z".into()),
+            ..ListParams::default()
+        };
+        let r = ListReport::new(page.clone(), &back);
+        assert!(r.note.contains("before_id=\"a\""), "{}", r.note);
+        assert!(!r.note.contains("after_id"), "{}", r.note);
+        // A page holding the cursor's own batch is canned: no next page is offered.
+        let canned = ListParams {
+            after_id: Some("msgbatch_x".into()),
+            ..ListParams::default()
+        };
+        let r = ListReport::new(page, &canned);
+        assert!(r.note.contains("canned page"), "{}", r.note);
+        assert!(!r.note.contains("More batches"), "{}", r.note);
+    }
+
+    /// The real API's way: every request under `processing` until the end.
+    fn running_the_real_way(status: ProcessingStatus) -> MessageBatch {
+        let mut b = batch(status);
+        b.request_counts = RequestCounts {
+            processing: 100,
+            ..RequestCounts::default()
+        };
+        b
+    }
+
+    #[test]
+    fn counts_held_until_the_end_are_never_read_as_none_done() {
+        for (status, context) in [
+            (ProcessingStatus::InProgress, Context::Get),
+            (ProcessingStatus::Canceling, Context::Get),
+            (ProcessingStatus::Canceling, Context::Canceled),
+            (ProcessingStatus::Canceling, Context::Waited { seconds: 5 }),
+        ] {
+            let r = BatchReport::new(running_the_real_way(status), context);
+            let text = r.text();
+            assert!(!text.contains("0 of 100"), "{text}");
+            assert!(text.contains("100 in all"), "{text}");
+            assert!(text.contains("when the batch ends"), "{text}");
+        }
+        let r = BatchReport::new(
+            running_the_real_way(ProcessingStatus::InProgress),
+            Context::Get,
+        );
+        assert!(
+            r.note.contains("counts are reported when the batch ends"),
+            "{}",
+            r.note
+        );
+        let page = BatchPage {
+            data: vec![running_the_real_way(ProcessingStatus::InProgress)],
+            has_more: false,
+            first_id: None,
+            last_id: None,
+            extra: Default::default(),
+        };
+        let text = ListReport::new(page, &ListParams::default()).text();
+        assert!(!text.contains("0/100"), "{text}");
+        assert!(
+            text.contains("100 requests, counted when it ends  [can cancel]"),
+            "{text}"
+        );
+        assert!(text.contains("reported when it ends"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_status_is_shown_as_it_is_and_noted() {
+        let mut b = batch(ProcessingStatus::InProgress);
+        b.processing_status = crate::api::Status::from("paused".to_owned());
+        for context in [
+            Context::Get,
+            Context::Canceled,
+            Context::Waited { seconds: 2 },
+        ] {
+            let r = BatchReport::new(b.clone(), context);
+            let text = r.text();
+            assert!(
+                text.contains("Batch msgbatch_x has status `paused`"),
+                "{text}"
+            );
+            assert!(
+                r.note
+                    .contains("`paused`, a status this server does not know"),
+                "{}",
+                r.note
+            );
+            assert!(!text.contains("may or may not"), "{text}");
+        }
+        let v = serde_json::to_value(BatchReport::new(b.clone(), Context::Get)).unwrap();
+        assert_eq!(v["processing_status"], "paused");
+        let page = BatchPage {
+            data: vec![b],
+            has_more: false,
+            first_id: None,
+            last_id: None,
+            extra: Default::default(),
+        };
+        let r = ListReport::new(page, &ListParams::default());
+        assert!(
+            r.text().contains("msgbatch_x paused (unknown status)"),
+            "{}",
+            r.text()
+        );
+        assert!(r.note.contains("does not know"), "{}", r.note);
     }
 }

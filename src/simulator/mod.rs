@@ -1,7 +1,7 @@
 //! An in-memory, stateful simulator of the Anthropic Message Batches API.
 //!
 //! It exists so that everything this crate does can be tried, demonstrated and tested without
-//! a network or a real key: `msgbatch-mcp simulator` serves it on a port, the demo and the tests
+//! a network or a real key: `msgbatch-mcp mock` serves it on a port, the demo and the tests
 //! start it in-process with [`start`], and the throughput benchmark uses it as its upstream.
 //!
 //! It answers the same routes under two prefixes, so both ways of pointing a client at it work:
@@ -12,9 +12,21 @@
 //! are no background tasks, so an idle simulator costs nothing and every answer is a pure
 //! function of what was asked and when.
 //!
+//! By default it reports what the real API documents, so that a client tested here is not
+//! surprised there: a batch's requests stay under `processing` until the whole batch ends, then
+//! settle into succeeded, errored, canceled and expired; results come in no promised order; the
+//! key may come as `x-api-key` or `Authorization: Bearer`. Counts that move while a batch runs
+//! are an explicit option ([`SimConfig::live_counts`], `mock --live-counts`), for demos.
+//!
+//! Any local process can reach it, so everything it holds is bounded ([`SimLimits`]): stored
+//! batches and their bytes, body sizes (checked while reading), connections, and how long a
+//! connection may sit idle or take to send its headers; results are streamed, never rendered
+//! whole.
+//!
 //! Where it stands on questions the real API's documentation leaves open (cancel of an ended
 //! batch, unknown list cursors, ...), the choice is written down next to the code that makes it.
 
+mod conn;
 mod results;
 mod routes;
 mod seed;
@@ -23,13 +35,12 @@ mod validate;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::api::types::MessageBatch;
@@ -42,7 +53,7 @@ pub const SANDBOX_PREFIX: &str = "/rest/anthropic-message-batches-api/1.0.0";
 /// The real API's path prefix, which the official SDKs append to their base URL.
 pub const V1_PREFIX: &str = "/v1";
 
-/// Command-line options of `msgbatch-mcp simulator`.
+/// Command-line options of `msgbatch-mcp mock`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
     /// Address to listen on (port 0 picks a free port).
@@ -60,6 +71,16 @@ pub struct SimArgs {
     /// Start empty, without the example batches.
     #[arg(long = "no-seed")]
     pub no_seed: bool,
+
+    /// Report finished requests as succeeded/errored while a batch runs. The real API does not:
+    /// it keeps every request under `processing` until the whole batch ends. For demos only.
+    #[arg(long = "live-counts")]
+    pub live_counts: bool,
+
+    /// Most batches held; past it, the oldest ended batches are dropped to make room (a create
+    /// is refused with 429 when none has ended).
+    #[arg(long = "max-batches", default_value_t = SimLimits::default().max_batches)]
+    pub max_batches: usize,
 }
 
 /// How the simulator behaves.
@@ -71,6 +92,13 @@ pub struct SimConfig {
     pub cancel_delay: Duration,
     /// Whether to start with the example batches of [`SEEDED_IDS`].
     pub seed: bool,
+    /// Report finished requests as `succeeded`/`errored` while the batch runs. Off by default,
+    /// as in the real API, whose counts stay under `processing` until the batch ends (the
+    /// official SDKs document it); on for a demo that wants to show counts moving, which must
+    /// then say that the real API does not do this.
+    pub live_counts: bool,
+    /// What the simulator will hold and accept; see [`SimLimits`].
+    pub limits: SimLimits,
 }
 
 impl Default for SimConfig {
@@ -79,6 +107,8 @@ impl Default for SimConfig {
             request_time: Duration::from_millis(150),
             cancel_delay: Duration::from_millis(2000),
             seed: true,
+            live_counts: false,
+            limits: SimLimits::default(),
         }
     }
 }
@@ -89,6 +119,52 @@ impl From<&SimArgs> for SimConfig {
             request_time: Duration::from_millis(args.request_ms),
             cancel_delay: Duration::from_millis(args.cancel_delay_ms),
             seed: !args.no_seed,
+            live_counts: args.live_counts,
+            limits: SimLimits {
+                max_batches: args.max_batches.max(1),
+                ..SimLimits::default()
+            },
+        }
+    }
+}
+
+/// Bounds on what any local process can make the simulator hold. Every one answers in the real
+/// API's error shape when reached (or closes the connection, for the connection limits), so a
+/// client sees a clear refusal rather than a simulator that grows until the machine gives out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimLimits {
+    /// Most batches held. Past it, the oldest ended batches are dropped first; when none has
+    /// ended, a create is refused with 429 `rate_limit_error`.
+    pub max_batches: usize,
+    /// Most bytes of request metadata (custom IDs, models) held over all batches, with the same
+    /// policy as `max_batches`.
+    pub max_stored_bytes: usize,
+    /// Largest create body, checked against `Content-Length` before reading and while reading
+    /// (chunked bodies): past it, 413 `request_too_large`. The real API allows 256 MB; a
+    /// simulator may refuse earlier, in the same shape.
+    pub max_body_bytes: usize,
+    /// Most requests in one batch: 100,000, the real API's documented limit.
+    pub max_requests: usize,
+    /// Most connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time a connection has to send a request's headers (also how long a kept-alive
+    /// connection may sit between requests).
+    pub header_read_timeout: Duration,
+    /// Time a connection may go without moving a byte either way (a body that never comes,
+    /// a download nobody reads) before it is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for SimLimits {
+    fn default() -> Self {
+        Self {
+            max_batches: 10_000,
+            max_stored_bytes: 64 * 1024 * 1024,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_requests: 100_000,
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -127,6 +203,9 @@ struct Counters {
     by_route: [AtomicU64; 6],
 }
 
+/// Create bodies read at once (see `Inner::create_permits`).
+const CONCURRENT_CREATE_BODIES: usize = 4;
+
 /// The simulator's shared state. Cloning is cheap (one `Arc`); every clone sees the same batches.
 #[derive(Clone)]
 pub struct Simulator {
@@ -139,6 +218,11 @@ struct Inner {
     /// One short critical section per request; never held across an `await`.
     store: Mutex<Store>,
     counters: Counters,
+    /// Connections being served now (for tests of the connection limits).
+    open_connections: AtomicUsize,
+    /// Create bodies being read at once: each may hold up to `max_body_bytes`, so this bounds
+    /// the memory a flood of creates can take.
+    create_permits: Semaphore,
     /// Where it is being served, once known: used for `results_url` when no request says.
     local_addr: OnceLock<SocketAddr>,
 }
@@ -156,7 +240,7 @@ impl Simulator {
     /// A simulator with the example batches installed unless `config.seed` is false.
     pub fn new(config: SimConfig) -> Self {
         let clock = Clock::new();
-        let mut store = Store::default();
+        let mut store = Store::new(config.live_counts, &config.limits);
         if config.seed {
             seed::install(&mut store, &config, clock.now());
         }
@@ -166,6 +250,8 @@ impl Simulator {
                 clock,
                 store: Mutex::new(store),
                 counters: Counters::default(),
+                open_connections: AtomicUsize::new(0),
+                create_permits: Semaphore::new(CONCURRENT_CREATE_BODIES),
                 local_addr: OnceLock::new(),
             }),
         }
@@ -177,7 +263,7 @@ impl Simulator {
     }
 
     /// Adds an `in_progress` batch of `n_requests` requests, as if created just now, without an
-    /// HTTP request (and without counting one). Its requests finish at the configured pace and
+    /// HTTP request (and without counting one, or checking the limits on stored batches). Its requests finish at the configured pace and
     /// get generated `custom_id`s (`request-00001`, ...).
     pub fn insert_batch(&self, n_requests: u64) -> MessageBatch {
         self.insert(n_requests, self.inner.config.request_time)
@@ -197,7 +283,7 @@ impl Simulator {
             request_time,
             self.inner.config.cancel_delay,
         );
-        let snapshot = self.lock().create(spec, None, now);
+        let snapshot = self.lock().insert(spec, None, now);
         snapshot.to_batch(&self.inner.clock, &self.default_host(), SANDBOX_PREFIX)
     }
 
@@ -211,6 +297,11 @@ impl Simulator {
     /// Number of batches held (deleted ones excluded).
     pub fn batch_count(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Connections open to it right now (0 when it is not served over TCP).
+    pub fn open_connections(&self) -> usize {
+        self.inner.open_connections.load(Ordering::Relaxed)
     }
 
     /// How many HTTP requests it has received so far.
@@ -286,15 +377,7 @@ async fn serve_simulator(
         "Message Batches API simulator listening: base URL http://{addr}{SANDBOX_PREFIX} \
          (or http://{addr}{V1_PREFIX}; official SDKs: http://{addr})"
     );
-    // Small request/answer pairs on kept-alive connections: do not let Nagle delay them.
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::trace!("could not set TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(listener, router(sim))
-        .with_graceful_shutdown(shutdown)
-        .await
+    conn::serve(listener, sim, shutdown).await
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves a new simulator on the current Tokio

@@ -4,12 +4,22 @@
 //! time they are asked for, deterministically (message IDs and token counts come from a hash of
 //! the batch ID and the request's position), so two downloads of the same file are identical.
 //!
+//! They are written a chunk at a time as the client reads ([`ResultsStream`]), never rendered
+//! whole: forty unread downloads of a big batch used to hold over a gigabyte.
+//!
+//! The real API promises no order ("Results are not guaranteed to be in the same order as
+//! requests. Use the `custom_id` field to match results to requests."), so neither does this:
+//! lines come in a fixed shuffle of the request order (an affine permutation derived from the
+//! batch ID: no memory, the same every download), and a client that relies on order fails here
+//! rather than in production.
+//!
 //! Shapes follow the real API: a `succeeded` result holds a Message; an `errored` one holds the
 //! API's error envelope (`{"type":"error","error":{"type":…,"message":…}}`), which also fits the
 //! sandbox spec's looser `ErroredResult` schema; `canceled` and `expired` hold nothing else.
 
 use std::fmt::Write as _;
 
+use axum::body::Bytes;
 use serde::Serialize;
 
 use super::store::{EndReason, ResultsPlan, is_errored};
@@ -78,79 +88,172 @@ const REPLY_TEXT: &str = "This is a simulated reply from the msgbatch-mcp simula
 const ERROR_TEXT: &str =
     "Simulated error: every 10th request of a simulated batch fails, so that results are mixed.";
 
-/// The whole JSON Lines file for `plan`, one line per request, in request order.
-pub(crate) fn render(plan: &ResultsPlan) -> Vec<u8> {
-    // A succeeded line is about 450 bytes; reserving avoids most regrowth on big batches.
-    let capacity = usize::try_from(plan.total.saturating_mul(450)).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(capacity.min(64 * 1024 * 1024));
-    let mut generated_id = String::new();
-    let seed = hash_str(&plan.id);
-    for index in 0..plan.total {
-        let meta = plan
-            .requests
-            .as_deref()
-            .and_then(|r| usize::try_from(index).ok().and_then(|i| r.get(i)));
-        let custom_id = match meta {
-            Some(m) => m.custom_id.as_str(),
-            None => {
-                generated_id.clear();
-                let _ = write!(generated_id, "request-{:05}", index + 1);
-                generated_id.as_str()
-            }
-        };
-        let result = if index < plan.done {
-            let h = mix(seed ^ index);
-            if is_errored(index) {
-                Outcome::Errored {
-                    error: ErrorEnvelope {
-                        kind: "error",
-                        error: ErrorDetail {
-                            kind: "invalid_request_error",
-                            message: ERROR_TEXT,
-                        },
-                    },
-                }
-            } else {
-                let max_tokens = meta.map_or(1024, |m| m.max_tokens);
-                let wanted = 20 + h % 200;
-                let (output_tokens, stop_reason) = if wanted > max_tokens {
-                    (max_tokens, "max_tokens")
-                } else {
-                    (wanted, "end_turn")
-                };
-                Outcome::Succeeded {
-                    message: Message {
-                        id: message_id(h),
-                        kind: "message",
-                        role: "assistant",
-                        model: meta.map_or(DEFAULT_MODEL, |m| m.model.as_str()),
-                        content: [TextBlock {
-                            kind: "text",
-                            text: REPLY_TEXT,
-                        }],
-                        stop_reason,
-                        stop_sequence: None,
-                        usage: Usage {
-                            input_tokens: 8 + (h >> 32) % 60,
-                            output_tokens,
-                        },
-                    },
-                }
-            }
-        } else {
-            match plan.reason {
-                EndReason::Expired => Outcome::Expired,
-                // A finished batch has no unfinished request; treat the impossible as canceled.
-                EndReason::Canceled | EndReason::Finished => Outcome::Canceled,
-            }
-        };
-        // Writing plain structs into a Vec cannot fail; if it ever did, the line is skipped
-        // rather than the whole answer lost.
-        if serde_json::to_writer(&mut out, &Line { custom_id, result }).is_ok() {
-            out.push(b'\n');
+/// Bytes written per chunk of a results download: big enough to keep the writes few, small
+/// enough that a download waiting on its reader holds little.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// A results file as a sequence of chunks of whole lines, generated as they are asked for.
+pub(crate) struct ResultsStream {
+    plan: ResultsPlan,
+    order: Shuffle,
+    seed: u64,
+    /// Position in the file (not the request index: see [`Shuffle`]).
+    next: u64,
+}
+
+impl ResultsStream {
+    pub(crate) fn new(plan: ResultsPlan) -> Self {
+        let seed = hash_str(&plan.id);
+        Self {
+            order: Shuffle::new(plan.total, seed),
+            seed,
+            plan,
+            next: 0,
         }
     }
-    out
+}
+
+impl Iterator for ResultsStream {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        if self.next >= self.plan.total {
+            return None;
+        }
+        let mut out = Vec::with_capacity(CHUNK_BYTES + 1024);
+        let mut generated_id = String::new();
+        while self.next < self.plan.total && out.len() < CHUNK_BYTES {
+            let index = self.order.at(self.next);
+            self.next += 1;
+            write_line(&mut out, &self.plan, self.seed, index, &mut generated_id);
+        }
+        Some(Bytes::from(out))
+    }
+}
+
+/// The whole JSON Lines file for `plan`, for tests; the server streams [`ResultsStream`].
+#[cfg(test)]
+pub(crate) fn render(plan: &ResultsPlan) -> Vec<u8> {
+    ResultsStream::new(plan.clone())
+        .flat_map(|c| c.to_vec())
+        .collect()
+}
+
+/// Appends the line of request `index` (in processing order) to `out`.
+fn write_line(
+    out: &mut Vec<u8>,
+    plan: &ResultsPlan,
+    seed: u64,
+    index: u64,
+    generated_id: &mut String,
+) {
+    let meta = plan
+        .requests
+        .as_deref()
+        .and_then(|r| usize::try_from(index).ok().and_then(|i| r.get(i)));
+    let custom_id = match meta {
+        Some(m) => &*m.custom_id,
+        None => {
+            generated_id.clear();
+            let _ = write!(generated_id, "request-{:05}", index + 1);
+            generated_id.as_str()
+        }
+    };
+    let result = if index < plan.done {
+        let h = mix(seed ^ index);
+        if is_errored(index) {
+            Outcome::Errored {
+                error: ErrorEnvelope {
+                    kind: "error",
+                    error: ErrorDetail {
+                        kind: "invalid_request_error",
+                        message: ERROR_TEXT,
+                    },
+                },
+            }
+        } else {
+            let max_tokens = meta.map_or(1024, |m| m.max_tokens);
+            let wanted = 20 + h % 200;
+            let (output_tokens, stop_reason) = if wanted > max_tokens {
+                (max_tokens, "max_tokens")
+            } else {
+                (wanted, "end_turn")
+            };
+            Outcome::Succeeded {
+                message: Message {
+                    id: message_id(h),
+                    kind: "message",
+                    role: "assistant",
+                    model: meta.map_or(DEFAULT_MODEL, |m| &*m.model),
+                    content: [TextBlock {
+                        kind: "text",
+                        text: REPLY_TEXT,
+                    }],
+                    stop_reason,
+                    stop_sequence: None,
+                    usage: Usage {
+                        input_tokens: 8 + (h >> 32) % 60,
+                        output_tokens,
+                    },
+                },
+            }
+        }
+    } else {
+        match plan.reason {
+            EndReason::Expired => Outcome::Expired,
+            // A finished batch has no unfinished request; treat the impossible as canceled.
+            EndReason::Canceled | EndReason::Finished => Outcome::Canceled,
+        }
+    };
+    // Writing plain structs into a Vec cannot fail; if it ever did, the line is skipped
+    // rather than the whole answer lost.
+    if serde_json::to_writer(&mut *out, &Line { custom_id, result }).is_ok() {
+        out.push(b'\n');
+    }
+}
+
+/// A permutation of `0..n`: position `k` holds request `(a * k + b) mod n`, with `a` coprime to
+/// `n` (so every request appears exactly once) and both derived from the batch's hash.
+#[derive(Debug, Clone, Copy)]
+struct Shuffle {
+    n: u64,
+    a: u64,
+    b: u64,
+}
+
+impl Shuffle {
+    fn new(n: u64, seed: u64) -> Self {
+        if n <= 1 {
+            return Self { n, a: 1, b: 0 };
+        }
+        // Start near n times the golden ratio's fraction (far from 1, so neighbours in the
+        // request order land far apart) and step to the next value coprime to n.
+        let mut a = ((u128::from(n) * 618_034 / 1_000_000) as u64).max(1) + mix(seed) % 7;
+        while gcd(a % n, n) != 1 {
+            a += 1;
+        }
+        Self {
+            n,
+            a: a % n,
+            b: mix(seed ^ 0x5eed) % n,
+        }
+    }
+
+    fn at(&self, k: u64) -> u64 {
+        if self.n <= 1 {
+            return k;
+        }
+        let i = (u128::from(self.a) * u128::from(k) + u128::from(self.b)) % u128::from(self.n);
+        // Less than n, which is a u64.
+        i as u64
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// `msg_` and 24 letters and digits derived from `h`, shaped like a real message ID.
@@ -199,15 +302,20 @@ mod tests {
         }
     }
 
+    /// The result type of each request, in request order (`request-00001` first), whatever the
+    /// order of the lines.
     fn types(body: &[u8]) -> Vec<String> {
-        std::str::from_utf8(body)
+        let mut lines: Vec<(String, String)> = std::str::from_utf8(body)
             .unwrap()
             .lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["result"]["type"].as_str().unwrap().to_owned()
+                let id = v["custom_id"].as_str().unwrap().to_owned();
+                (id, v["result"]["type"].as_str().unwrap().to_owned())
             })
-            .collect()
+            .collect();
+        lines.sort();
+        lines.into_iter().map(|(_, t)| t).collect()
     }
 
     #[test]
@@ -226,6 +334,28 @@ mod tests {
 
         let t = types(&render(&plan(3, 1, EndReason::Expired)));
         assert_eq!(t, ["succeeded", "expired", "expired"]);
+    }
+
+    #[test]
+    fn lines_come_shuffled_each_request_once_in_chunks() {
+        for n in [1u64, 2, 3, 10, 97, 1000, 5000] {
+            let order = Shuffle::new(n, hash_str("msgbatch_x"));
+            let mut seen: Vec<u64> = (0..n).map(|k| order.at(k)).collect();
+            let in_request_order = seen.windows(2).all(|w| w[0] < w[1]);
+            if n >= 3 {
+                assert!(!in_request_order, "n={n}: {:?}", &seen[..3]);
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, (0..n).collect::<Vec<_>>(), "a permutation of 0..{n}");
+        }
+        // A big file comes in several chunks of whole lines, none much over the chunk size.
+        let chunks: Vec<Bytes> =
+            ResultsStream::new(plan(5000, 5000, EndReason::Finished)).collect();
+        assert!(chunks.len() > 5, "{}", chunks.len());
+        for chunk in &chunks {
+            assert!(chunk.len() < CHUNK_BYTES + 1024);
+            assert!(chunk.ends_with(b"\n"));
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Every answer passes through [`gate`], which
 //! - counts the request (before anything can refuse it, so tests can prove nothing was sent);
-//! - refuses a missing `x-api-key` (401) or `anthropic-version` (400) as the real API does;
+//! - refuses a missing key (401) or a missing or unknown `anthropic-version` (400) as the real
+//!   API does; the key may come as `x-api-key` or as `Authorization: Bearer <key>` (what the
+//!   current official SDKs send), and the versions accepted include the SDKs' current one;
 //! - writes every error body as the real envelope,
 //!   `{"type":"error","error":{"type":…,"message":…},"request_id":"req_…"}`, including axum's
 //!   own rejections (405, 413, ...) which would otherwise be plain text;
@@ -10,17 +12,19 @@
 //! - logs method, path and status at debug level (never header values: one is the API key).
 //!
 //! Handlers take the store's lock for one lookup or update and turn the result into JSON after
-//! releasing it; no lock is ever held across an `await`.
+//! releasing it; no lock is ever held across an `await`. A create body is read against
+//! `SimLimits::max_body_bytes` (its `Content-Length` first, then as it arrives), a few at a time,
+//! and checked as it is parsed (`validate.rs`); results are streamed (`results.rs`).
 
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -29,15 +33,17 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::store::{BatchSpec, Cursor, RequestMeta, Snapshot, StoreError, Tick};
+use super::validate::Parsed;
 use super::{RouteKind, SANDBOX_PREFIX, Simulator, V1_PREFIX, results, validate};
 use crate::api::types::{BatchPage, DeletedBatch, MessageBatch};
 
-/// Largest request body accepted: room for 10,000 requests of a few KiB each. Larger bodies get
-/// 413 `request_too_large`, like the real API's (much larger) limit.
-const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-/// Results files of more requests than this are written on a blocking thread, so that a big
-/// download does not stall the other requests sharing the runtime.
-const BLOCKING_RESULTS_ABOVE: u64 = 2_000;
+/// The `anthropic-version` values accepted: the versions the Anthropic API has documented, and
+/// the one the current official SDKs send (`2026-10-21`, Python `anthropic` 2.x and TypeScript
+/// `@anthropic-ai/sdk` 1.x). The Batches endpoints and objects are the same in all of them.
+pub(crate) const API_VERSIONS: [&str; 3] = ["2023-01-01", "2023-06-01", "2026-10-21"];
+/// Longest a create body may take to arrive once its headers have (a trickle would otherwise
+/// hold one of the few body slots for as long as it liked).
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Page size when `limit` is not given, and the allowed range.
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 1000;
@@ -52,7 +58,6 @@ pub(crate) fn router(sim: Simulator) -> Router {
         .nest(SANDBOX_PREFIX, api(&sim, SANDBOX_PREFIX))
         .nest(V1_PREFIX, api(&sim, V1_PREFIX))
         .fallback(unknown_route)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(sim, gate))
 }
 
@@ -135,6 +140,18 @@ impl Failure {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
     }
 
+    /// 413 `request_too_large`, the real API's answer to a body over its limit.
+    fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            format!(
+                "Request exceeds the maximum allowed number of bytes: the simulator accepts \
+                 create bodies of at most {limit} bytes (the real API: 256 MB)."
+            ),
+        )
+    }
+
     fn not_found(id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -155,7 +172,20 @@ impl Failure {
                 "Batch {id} is still processing: {action} only once it has ended \
                  (processing_status \"ended\"). Cancel it first if you do not want to wait."
             )),
+            StoreError::Full => Self::full(),
         }
+    }
+
+    /// 429 `rate_limit_error`: the simulator holds as many batches (or bytes) as it may and
+    /// none has ended, so none could be dropped to make room.
+    fn full() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "The simulator holds as many batches as its limits allow and all of them are \
+             still processing, so none could be dropped to make room. Cancel or delete \
+             batches, or restart the simulator (msgbatch-mcp mock --max-batches N).",
+        )
     }
 }
 
@@ -217,19 +247,33 @@ async fn gate(State(sim): State<Simulator>, request: Request, next: Next) -> Res
     response
 }
 
-/// The real API's first two checks: a key (401 without one) and a version (400 without one).
-/// Any non-empty key is accepted; the simulator has no accounts.
+/// The real API's first two checks: a key (401 without one) and a version (400 without one, or
+/// with one it does not know). Any non-empty key is accepted, as `x-api-key` or as
+/// `Authorization: Bearer`; the simulator has no accounts.
 fn check_headers(headers: &HeaderMap) -> Result<(), Failure> {
-    let blank = |v: &HeaderValue| v.as_bytes().trim_ascii().is_empty();
-    if headers.get(&X_API_KEY).is_none_or(blank) {
+    let given = |v: &HeaderValue| !v.as_bytes().trim_ascii().is_empty();
+    let api_key = headers.get(&X_API_KEY).is_some_and(given);
+    let bearer = headers.get(AUTHORIZATION).is_some_and(|v| {
+        let v = v.as_bytes().trim_ascii();
+        v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") && !v[7..].trim_ascii().is_empty()
+    });
+    if !api_key && !bearer {
         return Err(Failure::new(
             StatusCode::UNAUTHORIZED,
             "authentication_error",
-            "x-api-key header is required",
+            "x-api-key header is required (or an Authorization: Bearer header).",
         ));
     }
-    if headers.get(&ANTHROPIC_VERSION).is_none_or(blank) {
+    let Some(version) = headers.get(&ANTHROPIC_VERSION).filter(|v| given(v)) else {
         return Err(Failure::invalid("anthropic-version: header is required"));
+    };
+    let version = version.to_str().unwrap_or("").trim();
+    if !API_VERSIONS.contains(&version) {
+        return Err(Failure::invalid(format!(
+            "anthropic-version: '{}' is not a supported version (the simulator knows {}).",
+            shorten(version),
+            API_VERSIONS.join(", ")
+        )));
     }
     Ok(())
 }
@@ -245,7 +289,7 @@ fn framework_failure(status: StatusCode, method: &Method) -> Option<Failure> {
         ),
         413 => (
             "request_too_large",
-            format!("Request body exceeds the simulator's limit of {MAX_BODY_BYTES} bytes.").into(),
+            "Request exceeds the maximum allowed number of bytes.".into(),
         ),
         400..=499 => ("invalid_request_error", "Invalid request.".into()),
         _ => ("api_error", "Internal error in the simulator.".into()),
@@ -304,30 +348,93 @@ fn batch_id(path: Result<Path<String>, PathRejection>) -> Result<String, Failure
 }
 
 /// `POST /messages/batches`.
+///
+/// The body is refused with 413 before it is read when its `Content-Length` is over the limit,
+/// and as soon as it passes the limit otherwise (a chunked body); at most a few are read at a
+/// time. It is checked while it is parsed, so a bad or oversized list stops at the first item
+/// at fault.
 async fn create(
     State(ctx): State<Ctx>,
     host: Host,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Json<MessageBatch>, Failure> {
     ctx.sim.count_route(RouteKind::Create);
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Failure::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request_too_large",
-            format!("Request body exceeds the simulator's limit of {MAX_BODY_BYTES} bytes."),
-        ),
-        _ => Failure::invalid("The request body could not be read."),
+    let limits = &ctx.sim.config().limits;
+    let max_body = limits.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return Err(Failure::too_large(max_body));
+    }
+    // The semaphore is never closed, so this only fails if that changes.
+    let _permit = ctx.sim.inner.create_permits.acquire().await.map_err(|_| {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "The simulator could not take the request body.",
+        )
     })?;
-    let requests = validate::create_body(&body).map_err(Failure::invalid)?;
+    let capacity = declared.map_or(0, |n| n as usize);
+    let read = read_body(request.into_body(), max_body, capacity);
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Ok(body) => body?,
+        Err(_) => {
+            return Err(Failure::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                "The request body took too long to arrive.",
+            ));
+        }
+    };
+    let max_requests = limits.max_requests;
+    let Parsed { requests, bytes } = if body.len() > PARSE_INLINE_BELOW {
+        // A big body takes a while to check: off the runtime's threads, so that other requests
+        // are not held up meanwhile.
+        tokio::task::spawn_blocking(move || validate::create_body(&body, max_requests))
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "api_error",
+                    "Checking the request body failed.",
+                )
+            })?
+    } else {
+        validate::create_body(&body, max_requests)
+    }
+    .map_err(Failure::invalid)?;
     let requests: Arc<[RequestMeta]> = requests.into();
     let config = ctx.sim.config();
     let now = ctx.now();
     let total = requests.len() as u64;
     let mut spec = BatchSpec::new(now, total, config.request_time, config.cancel_delay);
     spec.requests = Some(requests);
-    let snapshot = ctx.sim.lock().create(spec, None, now);
+    let snapshot = ctx.sim.lock().create(spec, bytes, now);
+    let snapshot = snapshot.map_err(|_| Failure::full())?;
     Ok(Json(ctx.to_batch(&snapshot, &host)))
 }
+
+/// The body, refused with 413 as soon as it passes `limit` bytes. `capacity` is its declared
+/// length (already checked against `limit`).
+async fn read_body(body: Body, limit: usize, capacity: usize) -> Result<Vec<u8>, Failure> {
+    use futures::StreamExt as _;
+    let mut chunks = body.into_data_stream();
+    let mut out = Vec::with_capacity(capacity.min(limit));
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| Failure::invalid("The request body could not be read."))?;
+        if out.len().saturating_add(chunk.len()) > limit {
+            return Err(Failure::too_large(limit));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Create bodies larger than this are checked on a blocking thread.
+const PARSE_INLINE_BELOW: usize = 256 * 1024;
 
 #[derive(Deserialize)]
 struct ListQuery {
@@ -397,6 +504,7 @@ async fn list(
         last_id: data.last().map(|b| b.id.clone()),
         has_more: page.has_more,
         data,
+        extra: Default::default(),
     }))
 }
 
@@ -456,19 +564,44 @@ async fn results(
     let now = ctx.now();
     let plan = ctx.sim.lock().results(&id, now);
     let plan = plan.map_err(|e| Failure::from_store(e, &id, "results are available"))?;
-    let body = if plan.total > BLOCKING_RESULTS_ABOVE {
-        tokio::task::spawn_blocking(move || results::render(&plan))
-            .await
-            .map_err(|_| {
-                Failure::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "api_error",
-                    "Writing the results failed.",
-                )
-            })?
-    } else {
-        results::render(&plan)
-    };
+    // Streamed: each chunk is written when the client is ready for it, so a download holds
+    // one chunk, however big the batch and however slow the reader.
+    let chunks = results::ResultsStream::new(plan).map(Ok::<_, Infallible>);
+    let body = Body::from_stream(futures::stream::iter(chunks));
     let content_type = HeaderValue::from_static("application/x-jsonl");
     Ok(([(CONTENT_TYPE, content_type)], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::body::Bytes;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_is_refused_as_soon_as_it_passes_the_limit() {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&pulled);
+        // A 1 MiB body in 1 KiB chunks against a 10 KiB limit.
+        let chunks = futures::stream::iter((0..1024).map(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, Infallible>(Bytes::from(vec![b' '; 1024]))
+        }));
+        let failure = read_body(Body::from_stream(chunks), 10 * 1024, 0)
+            .await
+            .unwrap_err();
+        assert_eq!(failure.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(failure.kind, "request_too_large");
+        let pulled = pulled.load(Ordering::Relaxed);
+        assert!(
+            pulled <= 12,
+            "read {pulled} chunks of a body already too large"
+        );
+
+        let small = futures::stream::iter([Ok::<_, Infallible>(Bytes::from_static(b"{}"))]);
+        let body = read_body(Body::from_stream(small), 10 * 1024, 2).await;
+        assert_eq!(body.ok().as_deref(), Some(&b"{}"[..]));
+    }
 }

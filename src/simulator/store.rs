@@ -7,6 +7,13 @@
 //! of background tasks and timers, makes every answer reproducible from its inputs (the unit
 //! tests below pass explicit times), and means thousands of idle batches cost nothing.
 //!
+//! What the counts say while a batch runs is the real API's way by default: every request under
+//! `processing` until the batch ends. The store can instead report requests as they finish
+//! (`live_counts`), which the real API does not do; see `SimConfig::live_counts`.
+//!
+//! The store is bounded (`SimLimits::max_batches`, `max_stored_bytes`): a create that would pass
+//! a bound drops the oldest ended batches first, and is refused when none has ended.
+//!
 //! Times are [`Tick`]s: signed nanoseconds from the simulator's start on a monotonic clock, so a
 //! change of the wall clock cannot make a batch go backwards, and seeded batches can have been
 //! created "before" the simulator started (negative ticks).
@@ -17,6 +24,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::SimLimits;
 use crate::api::types::{MessageBatch, ProcessingStatus, RequestCounts};
 
 /// Nanoseconds since the simulator started; negative means before.
@@ -77,13 +85,17 @@ impl Clock {
     }
 }
 
-/// What the simulator knows about one request of a batch created over HTTP.
+/// What the simulator knows about one request of a batch created over HTTP. The model is shared
+/// between the requests of a batch that name the same one.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestMeta {
-    pub custom_id: String,
-    pub model: String,
+    pub custom_id: Box<str>,
+    pub model: Arc<str>,
     pub max_tokens: u64,
 }
+
+/// Bytes a batch holds besides its requests (ID, spec, map and list entries), for the budget.
+const BATCH_OVERHEAD: usize = 256;
 
 /// The facts that decide a batch's whole life.
 #[derive(Debug, Clone)]
@@ -197,7 +209,15 @@ struct State {
 }
 
 impl State {
-    fn counts(&self, total: u64) -> RequestCounts {
+    /// The counts as the API reports them: until the batch ends, all under `processing` (the
+    /// real API's way) unless `live`, when finished requests are counted as they finish.
+    fn counts(&self, total: u64, live: bool) -> RequestCounts {
+        if self.ended.is_none() && !live {
+            return RequestCounts {
+                processing: total,
+                ..RequestCounts::default()
+            };
+        }
         let errored = self.done / ERROR_EVERY;
         let rest = total - self.done;
         let mut counts = RequestCounts {
@@ -233,7 +253,7 @@ impl Snapshot {
         MessageBatch {
             id: self.id.to_string(),
             kind: "message_batch".to_owned(),
-            processing_status: self.status,
+            processing_status: self.status.into(),
             request_counts: self.counts,
             created_at: clock.rfc3339(self.created),
             expires_at: clock.rfc3339(self.created.saturating_add(EXPIRY)),
@@ -243,6 +263,7 @@ impl Snapshot {
             results_url: self
                 .ended
                 .map(|_| format!("http://{host}{prefix}/messages/batches/{}/results", self.id)),
+            extra: Default::default(),
         }
     }
 }
@@ -267,6 +288,9 @@ pub(crate) enum StoreError {
     AlreadyEnded,
     /// The batch has not ended: too early to delete or read results.
     StillProcessing,
+    /// Holding one more batch would pass a limit, and no ended batch could be dropped to make
+    /// room: every batch held is still processing.
+    Full,
 }
 
 /// Where a page of the list starts.
@@ -301,15 +325,17 @@ struct Batch {
     id: Arc<str>,
     key: OrderKey,
     spec: BatchSpec,
+    /// What it counts against `SimLimits::max_stored_bytes`.
+    bytes: usize,
 }
 
 impl Batch {
-    fn snapshot(&self, now: Tick) -> Snapshot {
+    fn snapshot(&self, now: Tick, live: bool) -> Snapshot {
         let state = self.spec.state(now);
         Snapshot {
             id: Arc::clone(&self.id),
             status: state.status,
-            counts: state.counts(self.spec.total),
+            counts: state.counts(self.spec.total, live),
             created: self.spec.created,
             cancel_initiated: self.spec.cancel_at.filter(|c| *c <= now),
             ended: state.ended.map(|(t, _)| t),
@@ -318,22 +344,78 @@ impl Batch {
 }
 
 /// All batches, by ID and in list order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Store {
     batches: HashMap<Arc<str>, Batch>,
     order: BTreeMap<OrderKey, Arc<str>>,
     next_seq: u64,
+    /// Report finished requests while a batch runs (`SimConfig::live_counts`).
+    live: bool,
+    max_batches: usize,
+    max_bytes: usize,
+    /// Sum of the batches' `bytes`.
+    bytes: usize,
+}
+
+impl Default for Store {
+    /// The real API's counting and the default limits.
+    fn default() -> Self {
+        Self::new(false, &SimLimits::default())
+    }
 }
 
 impl Store {
+    pub(crate) fn new(live_counts: bool, limits: &SimLimits) -> Self {
+        Self {
+            batches: HashMap::new(),
+            order: BTreeMap::new(),
+            next_seq: 0,
+            live: live_counts,
+            max_batches: limits.max_batches.max(1),
+            max_bytes: limits.max_stored_bytes,
+            bytes: 0,
+        }
+    }
+
     /// Number of batches held.
     pub(crate) fn len(&self) -> usize {
         self.batches.len()
     }
 
-    /// Adds a batch under `id`, or under a fresh random ID when `id` is `None`. An existing
-    /// batch with the same ID is replaced (only seeding passes an ID).
-    pub(crate) fn create(&mut self, spec: BatchSpec, id: Option<&str>, now: Tick) -> Snapshot {
+    /// Bytes of request metadata held, as counted against `max_stored_bytes`.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Adds a batch created over HTTP under a fresh ID, within the limits: the oldest ended
+    /// batches are dropped to make room; if that is not enough, nothing changes and the answer
+    /// is [`StoreError::Full`]. `request_bytes` is what its requests take (see `validate`).
+    pub(crate) fn create(
+        &mut self,
+        spec: BatchSpec,
+        request_bytes: usize,
+        now: Tick,
+    ) -> Result<Snapshot, StoreError> {
+        let bytes = request_bytes.saturating_add(BATCH_OVERHEAD);
+        self.make_room(bytes, now)?;
+        Ok(self.insert_sized(spec, None, bytes, now))
+    }
+
+    /// Adds a batch without checking the limits: for seeding and for tests that insert batches
+    /// directly. Under `id`, or a fresh random ID when `id` is `None`; an existing batch with the
+    /// same ID is replaced.
+    pub(crate) fn insert(&mut self, spec: BatchSpec, id: Option<&str>, now: Tick) -> Snapshot {
+        self.insert_sized(spec, id, BATCH_OVERHEAD, now)
+    }
+
+    fn insert_sized(
+        &mut self,
+        spec: BatchSpec,
+        id: Option<&str>,
+        bytes: usize,
+        now: Tick,
+    ) -> Snapshot {
         let id: Arc<str> = match id {
             Some(id) => {
                 self.remove(id);
@@ -350,11 +432,51 @@ impl Store {
             id: Arc::clone(&id),
             key,
             spec,
+            bytes,
         };
-        let snapshot = batch.snapshot(now);
+        let snapshot = batch.snapshot(now, self.live);
         self.order.insert(key, Arc::clone(&id));
+        self.bytes = self.bytes.saturating_add(bytes);
         self.batches.insert(id, batch);
         snapshot
+    }
+
+    /// Drops the oldest ended batches until one more batch of `bytes` fits, or refuses (and
+    /// drops nothing) when the ended ones are not enough.
+    fn make_room(&mut self, bytes: usize, now: Tick) -> Result<(), StoreError> {
+        if bytes > self.max_bytes {
+            return Err(StoreError::Full);
+        }
+        let fits = |count: usize, held: usize| {
+            count < self.max_batches && held.saturating_add(bytes) <= self.max_bytes
+        };
+        let (mut count, mut held) = (self.batches.len(), self.bytes);
+        if fits(count, held) {
+            return Ok(());
+        }
+        // Oldest first: the list order is newest first.
+        let mut victims = Vec::new();
+        for id in self.order.values().rev() {
+            let Some(batch) = self.batches.get(id.as_ref()) else {
+                continue;
+            };
+            if batch.spec.state(now).ended.is_none() {
+                continue;
+            }
+            victims.push(Arc::clone(id));
+            count -= 1;
+            held = held.saturating_sub(batch.bytes);
+            if fits(count, held) {
+                break;
+            }
+        }
+        if !fits(count, held) {
+            return Err(StoreError::Full);
+        }
+        for id in victims {
+            self.remove(&id);
+        }
+        Ok(())
     }
 
     /// `msgbatch_` and 24 random letters and digits, like every real ID seen so far.
@@ -372,12 +494,13 @@ impl Store {
     fn remove(&mut self, id: &str) -> Option<Batch> {
         let batch = self.batches.remove(id)?;
         self.order.remove(&batch.key);
+        self.bytes = self.bytes.saturating_sub(batch.bytes);
         Some(batch)
     }
 
     /// The batch as it is at `now`.
     pub(crate) fn get(&self, id: &str, now: Tick) -> Option<Snapshot> {
-        self.batches.get(id).map(|b| b.snapshot(now))
+        self.batches.get(id).map(|b| b.snapshot(now, self.live))
     }
 
     /// Asks for a cancel. An `in_progress` batch becomes `canceling`; a `canceling` one is
@@ -389,7 +512,7 @@ impl Store {
             ProcessingStatus::Canceling => {}
             ProcessingStatus::InProgress => batch.spec.cancel_at = Some(now),
         }
-        Ok(batch.snapshot(now))
+        Ok(batch.snapshot(now, self.live))
     }
 
     /// Deletes an ended batch; one still processing is refused (the real API wants it ended).
@@ -451,7 +574,7 @@ impl Store {
         let data = ids
             .into_iter()
             .filter_map(|id| self.batches.get(id.as_ref()))
-            .map(|b| b.snapshot(now))
+            .map(|b| b.snapshot(now, self.live))
             .collect();
         Ok(Page { data, has_more })
     }
@@ -478,10 +601,105 @@ mod tests {
         BatchSpec::new(0, 25, Duration::from_millis(10), Duration::from_millis(100))
     }
 
+    /// A store that reports requests as they finish (so the timeline is visible), holding `spec`.
     fn one(spec: BatchSpec) -> (Store, Arc<str>) {
-        let mut store = Store::default();
-        let id = store.create(spec, None, 0).id;
+        let mut store = Store::new(true, &SimLimits::default());
+        let id = store.insert(spec, None, 0).id;
         (store, id)
+    }
+
+    fn limited(max_batches: usize, max_stored_bytes: usize) -> Store {
+        let limits = SimLimits {
+            max_batches,
+            max_stored_bytes,
+            ..SimLimits::default()
+        };
+        Store::new(false, &limits)
+    }
+
+    #[test]
+    fn by_default_counts_stay_under_processing_until_the_end_then_settle() {
+        let mut store = Store::default();
+        let id = store.insert(spec(), None, 0).id;
+        for t in [0, 105 * MS, 240 * MS] {
+            let s = store.get(&id, t).unwrap();
+            assert_eq!(s.status, ProcessingStatus::InProgress);
+            assert_eq!(s.counts.processing, 25, "at {t}: {:?}", s.counts);
+            assert_eq!(s.counts.total(), 25);
+        }
+        let s = store.get(&id, 250 * MS).unwrap();
+        assert_eq!(s.status, ProcessingStatus::Ended);
+        assert_eq!((s.counts.processing, s.counts.succeeded), (0, 23));
+        assert_eq!(s.counts.errored, 2);
+
+        // Canceling: still all under processing; at the end, finished and canceled.
+        let id = store.insert(spec(), None, 0).id;
+        let s = store.cancel(&id, 50 * MS).unwrap();
+        assert_eq!(s.status, ProcessingStatus::Canceling);
+        assert_eq!(s.counts.processing, 25);
+        let s = store.get(&id, 120 * MS).unwrap();
+        assert_eq!(s.counts.processing, 25);
+        let s = store.get(&id, 150 * MS).unwrap();
+        assert_eq!(s.status, ProcessingStatus::Ended);
+        assert_eq!((s.counts.processing, s.counts.canceled), (0, 10));
+        assert_eq!(s.counts.succeeded + s.counts.errored, 15);
+    }
+
+    fn ended(store: &mut Store, created: Tick) -> Arc<str> {
+        let spec = BatchSpec::new(created, 1, Duration::ZERO, Duration::ZERO);
+        store.create(spec, 100, created).unwrap().id
+    }
+
+    fn running(store: &mut Store, created: Tick) -> Result<Snapshot, StoreError> {
+        let spec = BatchSpec::new(created, 1, Duration::from_secs(3600), Duration::ZERO);
+        store.create(spec, 100, created)
+    }
+
+    #[test]
+    fn a_full_store_drops_its_oldest_ended_batches_first() {
+        let mut store = limited(3, usize::MAX);
+        let old_running = running(&mut store, 0).unwrap().id;
+        let old_ended = ended(&mut store, 1);
+        let newer_ended = ended(&mut store, 2);
+        // A fourth: the oldest *ended* one goes, not the older one still running.
+        let fourth = running(&mut store, 3).unwrap().id;
+        assert_eq!(store.len(), 3);
+        assert!(store.get(&old_ended, 3).is_none());
+        for id in [&old_running, &newer_ended, &fourth] {
+            assert!(store.get(id, 3).is_some());
+        }
+        let fifth = running(&mut store, 4).unwrap().id;
+        assert!(store.get(&newer_ended, 4).is_none());
+        // All three running now: nothing may be dropped, the create is refused.
+        assert_eq!(running(&mut store, 5).err(), Some(StoreError::Full));
+        assert_eq!(store.len(), 3);
+        assert!(store.get(&fifth, 5).is_some());
+    }
+
+    #[test]
+    fn the_byte_budget_is_kept_the_same_way() {
+        let budget = 3 * (100 + BATCH_OVERHEAD);
+        let mut store = limited(usize::MAX, budget);
+        let first = ended(&mut store, 0);
+        ended(&mut store, 1);
+        running(&mut store, 2).unwrap();
+        assert_eq!(store.bytes(), budget);
+        running(&mut store, 3).unwrap();
+        assert!(
+            store.get(&first, 3).is_none(),
+            "the oldest ended batch made room"
+        );
+        assert!(store.bytes() <= budget);
+        // One batch bigger than the whole budget: refused, nothing dropped.
+        let big = BatchSpec::new(4, 1, Duration::ZERO, Duration::ZERO);
+        assert_eq!(store.create(big, budget, 4).err(), Some(StoreError::Full));
+        assert_eq!(store.len(), 3);
+        // Deleting gives the bytes back.
+        let mut store = limited(10, budget);
+        let id = ended(&mut store, 0);
+        assert_eq!(store.bytes(), 100 + BATCH_OVERHEAD);
+        store.delete(&id, 0).unwrap();
+        assert_eq!(store.bytes(), 0);
     }
 
     #[test]
@@ -576,7 +794,7 @@ mod tests {
         let ids: Vec<Arc<str>> = (0..7)
             .map(|i| {
                 store
-                    .create(
+                    .insert(
                         BatchSpec::new(i / 2, 1, Duration::ZERO, Duration::ZERO),
                         None,
                         0,
