@@ -3,7 +3,7 @@
 #   - manifest.json  with `mcpb validate` (npm @anthropic-ai/mcpb, strict MCPB schema);
 #   - skill.md       with the Agent Skills reference validator (PyPI skills-ref, CLI `agentskills`),
 #                    as <tmp>/cancel-message-batch/SKILL.md, the way Claude Code installs it;
-#   - manifest.json's version equals Cargo.toml's, and its tools are the server's three tools;
+#   - manifest.json's version equals Cargo.toml's, and its tools and prompts are the server's;
 #   - the example client configs are valid JSON.
 # The validators are installed once, at pinned versions, under .tools/ (gitignored): npm with
 # --prefix .tools/npm, pip into the venv .tools/venv. Needs node + npm (20 or newer) and python3
@@ -14,7 +14,8 @@ set -euo pipefail
 MCPB_VERSION="2.1.2"        # npm @anthropic-ai/mcpb; checked to run on Node 20
 SKILLS_REF_VERSION="0.1.1"  # PyPI skills-ref; its CLI is `agentskills`
 SKILL_NAME="cancel-message-batch"
-TOOL_NAMES="cancel_message_batch get_message_batch list_message_batches"
+TOOL_NAMES="cancel_message_batch cancel_message_batches get_message_batch list_message_batches"
+PROMPT_NAMES="stop-all-running stop-batch"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -69,7 +70,7 @@ step "manifest.json: mcpb validate (strict MCPB schema)"
 "$MCPB" validate manifest.json || fail "mcpb validate manifest.json"
 ok "manifest.json is a valid MCPB manifest"
 
-step "manifest.json: version and tools"
+step "manifest.json: version, tools and prompts"
 cargo_version="$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["package"]["version"])')"
 manifest_version="$(node -p 'require("./manifest.json").version')"
 [ "$manifest_version" = "$cargo_version" ] \
@@ -79,6 +80,10 @@ manifest_tools="$(node -p 'require("./manifest.json").tools.map(t => t.name).sor
 [ "$manifest_tools" = "$TOOL_NAMES" ] \
   || fail "manifest.json lists tools [$manifest_tools], expected [$TOOL_NAMES]"
 ok "manifest tools: $manifest_tools"
+manifest_prompts="$(node -p '(require("./manifest.json").prompts || []).map(p => p.name).sort().join(" ")')"
+[ "$manifest_prompts" = "$PROMPT_NAMES" ] \
+  || fail "manifest.json lists prompts [$manifest_prompts], expected [$PROMPT_NAMES]"
+ok "manifest prompts: $manifest_prompts"
 
 step "skill.md: agentskills validate, as $SKILL_NAME/SKILL.md"
 tmp="$(mktemp -d)"

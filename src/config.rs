@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Args;
 use reqwest::Url;
 
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, BaseUrl};
 
 /// The sandbox mock's base URL: the default, so that a first run talks to a local simulator.
 pub const DEFAULT_API_URL: &str = "http://localhost:8080/rest/anthropic-message-batches-api/1.0.0";
@@ -29,7 +29,9 @@ pub const PLACEHOLDER_KEY: &str = "msgbatch-mcp-local-placeholder";
 pub struct ApiSettings {
     /// Base URL of the Message Batches API, ending just before `/messages`.
     /// Real batches: https://api.anthropic.com/v1
-    #[arg(long = "api-url", env = "MSGBATCH_API_URL", default_value = DEFAULT_API_URL)]
+    // The value is not echoed by --help: it may carry a gateway's user and password.
+    #[arg(long = "api-url", env = "MSGBATCH_API_URL", default_value = DEFAULT_API_URL,
+          hide_env_values = true)]
     pub api_url: String,
 
     /// Anthropic API key (sent as x-api-key). Prefer the environment variable over the flag.
@@ -81,7 +83,8 @@ fn parse_flag(s: &str) -> Result<bool, String> {
     }
 }
 
-/// Why the settings cannot be used to reach the API. Each text says how to fix it.
+/// Why the settings cannot be used to reach the API. Each text says how to fix it, and names
+/// the URL only as [`BaseUrl::shown`] (without credentials).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error(
@@ -111,8 +114,8 @@ pub enum ConfigError {
 /// The settings, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The base URL, without a trailing slash.
-    pub base_url: String,
+    /// The base URL, without a trailing slash. Formatting it shows it without credentials.
+    pub base_url: BaseUrl,
     /// The key to send, or the reason no request may be sent.
     pub key: Result<ApiKey, ConfigError>,
     /// Bound on one HTTP attempt.
@@ -154,7 +157,7 @@ impl ApiSettings {
             u if is_placeholder(u) => DEFAULT_API_URL,
             u => u,
         };
-        let base_url = api_url.trim_end_matches('/').to_owned();
+        let base_url = BaseUrl::new(api_url.trim_end_matches('/'));
         let timeout = Duration::from_secs(self.timeout_secs);
         let (is_loopback, checked) = match check_url(&base_url, self.allow_insecure) {
             Ok(loopback) => (loopback, Ok(())),
@@ -164,13 +167,13 @@ impl ApiSettings {
             .api_key
             .as_ref()
             .filter(|k| !k.is_empty() && !is_placeholder(k.expose()));
-        let key_withheld = given.is_some() && is_default_url(&base_url);
+        let key_withheld = given.is_some() && is_default_url(base_url.expose());
         let key = checked.and_then(|()| match given {
             Some(_) if key_withheld => Ok(ApiKey::new(PLACEHOLDER_KEY)),
             Some(k) => Ok(k.clone()),
             _ if is_loopback => Ok(ApiKey::new(PLACEHOLDER_KEY)),
             _ => Err(ConfigError::MissingKey {
-                url: base_url.clone(),
+                url: base_url.shown().to_owned(),
             }),
         });
         Config {
@@ -191,12 +194,12 @@ fn is_default_url(base_url: &str) -> bool {
 }
 
 /// Checks that `url` is an http(s) URL we may send a key to; answers whether it is on loopback.
-fn check_url(url: &str, allow_insecure: bool) -> Result<bool, ConfigError> {
+fn check_url(url: &BaseUrl, allow_insecure: bool) -> Result<bool, ConfigError> {
     let bad = |reason: &str| ConfigError::BadUrl {
-        url: url.to_owned(),
+        url: url.shown().to_owned(),
         reason: reason.to_owned(),
     };
-    let parsed = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    let parsed = Url::parse(url.expose()).map_err(|e| bad(&e.to_string()))?;
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(bad("it must not have a query or fragment"));
     }
@@ -210,7 +213,7 @@ fn check_url(url: &str, allow_insecure: bool) -> Result<bool, ConfigError> {
         "https" => Ok(loopback),
         "http" if loopback || allow_insecure => Ok(loopback),
         "http" => Err(ConfigError::Insecure {
-            url: url.to_owned(),
+            url: url.shown().to_owned(),
         }),
         other => Err(bad(&format!("scheme {other:?} is not http or https"))),
     }
@@ -321,6 +324,24 @@ mod tests {
         for url in ["not a url", "ftp://x/y", "http://x/?a=b"] {
             let err = settings(url, Some("k")).resolve().key.unwrap_err();
             assert!(err.to_string().contains(REAL_API_URL), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn error_texts_name_the_url_without_credentials() {
+        for url in [
+            "http://gwuser:GATEWAY-TOKEN-123@gateway.example/v1",
+            "https://gwuser:GATEWAY-TOKEN-123@gateway.example/v1",
+            "https://gwuser:GATEWAY-TOKEN-123@gateway example/v1",
+            "ftp://gwuser:GATEWAY-TOKEN-123@gateway.example/v1",
+        ] {
+            let c = settings(url, None).resolve();
+            let err = c.key.unwrap_err().to_string();
+            assert!(err.contains("[redacted]@gateway"), "{err}");
+            for shown in [err, c.base_url.to_string(), format!("{:?}", c.base_url)] {
+                assert!(!shown.contains("gwuser"), "{shown}");
+                assert!(!shown.contains("GATEWAY-TOKEN-123"), "{shown}");
+            }
         }
     }
 

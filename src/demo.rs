@@ -2,8 +2,9 @@
 //!
 //! It plays both sides an agent would meet: it starts the simulator in-process on a free
 //! loopback port, spawns this very binary as an MCP stdio server pointed at it, and then acts
-//! as the MCP client (the agent): lists the tools, finds the running batch, cancels it while
-//! following progress to `ended`, and tries once more to show the "already ended" answer.
+//! as the MCP client (the agent): lists the tools, finds the running batches, stops two of them
+//! in one call, cancels the first while following progress to `ended`, and tries once more to
+//! show the "already ended" answer.
 //! It prints what the agent sees at each step, and checks it: the demo fails (exit 1) if the
 //! product does not behave as documented, so a test can run it.
 
@@ -169,21 +170,45 @@ async fn converse(
         "The person says \"stop my running batch\". No ID, so the agent lists batches first",
     );
     let listed = call(client, "list_message_batches", json!({ "limit": 10 })).await?;
-    let id = listed
+    let running: Vec<String> = listed
         .structured_content
         .as_ref()
         .and_then(|v| v["data"].as_array())
-        .and_then(|batches| {
-            batches
-                .iter()
-                .find(|b| b["processing_status"] == "in_progress")
-                .and_then(|b| b["id"].as_str())
-        })
-        .map(str::to_owned)
-        .ok_or_else(|| DemoError::Unexpected("no batch in progress to cancel".into()))?;
+        .into_iter()
+        .flatten()
+        .filter(|b| b["processing_status"] == "in_progress")
+        .filter_map(|b| b["id"].as_str().map(str::to_owned))
+        .collect();
+    let Some((id, others)) = running.split_first() else {
+        return Err(DemoError::Unexpected(
+            "no batch in progress to cancel".into(),
+        ));
+    };
+    let id = id.clone();
 
     step(
         4,
+        "The person adds \"and stop the other two running ones\": one call for both",
+    );
+    let others: Vec<&String> = others.iter().take(2).collect();
+    let both = call(
+        client,
+        "cancel_message_batches",
+        json!({ "message_batch_ids": others }),
+    )
+    .await?;
+    let canceling = both
+        .structured_content
+        .as_ref()
+        .and_then(|v| v["counts"]["canceling"].as_u64());
+    if both.is_error == Some(true) || canceling != Some(2) {
+        return Err(DemoError::Unexpected(format!(
+            "expected two batches canceling in one call, got {canceling:?}"
+        )));
+    }
+
+    step(
+        5,
         &format!("The agent cancels {id} and waits up to {wait_seconds} s for it to end"),
     );
     if agent.live {
@@ -205,7 +230,7 @@ async fn converse(
     let canceled = canceled?;
     expect_status(&canceled, "ended")?;
 
-    step(5, "The person asks again; the batch has already ended");
+    step(6, "The person asks again; the batch has already ended");
     let again = call(
         client,
         "cancel_message_batch",
@@ -218,7 +243,9 @@ async fn converse(
         ));
     }
 
-    println!("\nDone: the batch was canceled, followed to `ended`, and its counts reported.");
+    println!(
+        "\nDone: three batches canceled (two in one call), one followed to `ended` with its counts."
+    );
     Ok(())
 }
 

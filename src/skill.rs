@@ -8,12 +8,28 @@
 //! or, with `--project`, the current folder.
 //!
 //! Installing again is safe: an identical file is left as it is, and a different one (an older
-//! version, or the person's own edits) is replaced after a copy is saved beside it as
+//! version, or the person's own edits) is replaced after it is kept beside it as
 //! `SKILL.md.bak`, and the outcome says so.
+//!
+//! `--project` writes into a folder that may come from a cloned repository, which can plant
+//! anything there, so nothing is followed or opened blindly:
+//! - a symbolic link at `SKILL.md` or `SKILL.md.bak` is refused, never followed (a planted
+//!   `SKILL.md.bak -> ~/.bashrc` would have been overwritten, a planted
+//!   `SKILL.md -> ~/.ssh/id_ed25519` copied into the repository); so is anything that is not a
+//!   regular file (a FIFO is never opened, so it cannot hang the command);
+//! - the existing file is read only when it could be identical (same size), opened with
+//!   `O_NOFOLLOW | O_NONBLOCK` and checked again once open;
+//! - the new text is written to a fresh temporary file in the same folder (mode 0644) and
+//!   renamed into place; the previous file becomes `SKILL.md.bak` by a rename too, so it keeps
+//!   its own mode and is never copied (a backup no more readable than the original);
+//! - the folders `.claude`, `skills` and `cancel-message-batch` may be links only if they lead
+//!   to a folder inside the project: a link out of it (`.claude -> ~`) is refused. Under the
+//!   home folder (the default scope) links are followed: that folder is the person's own, and
+//!   `~/.claude` kept in a dotfiles repository and linked is common.
 
 use std::fmt;
 use std::fs;
-use std::io;
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 /// The skill's name: its frontmatter `name` and the folder it must live in.
@@ -108,14 +124,48 @@ pub enum SkillError {
         source: io::Error,
     },
 
-    /// Something that is not a file is where `SKILL.md` goes.
+    /// Something that is not a regular file is where `SKILL.md` or its backup goes.
     #[error(
-        "{} exists but is not a file. Move it out of the way, then run install-skill again.",
+        "{} exists but is not a regular file (a folder, a pipe or a device?), so nothing was \
+         changed. Move it out of the way, then run install-skill again.",
         path.display()
     )]
     NotAFile {
-        /// Where the skill file goes.
+        /// Where the skill file (or its backup) goes.
         path: PathBuf,
+    },
+
+    /// A symbolic link is where `SKILL.md` or its backup goes.
+    #[error(
+        "{} is a symbolic link (to {}), so nothing was changed: install-skill never writes \
+         through a link, which could lead anywhere (a cloned repository can plant one to \
+         overwrite or copy your files). Remove the link, then run install-skill again.",
+        path.display(),
+        target.display()
+    )]
+    Link {
+        /// The link.
+        path: PathBuf,
+        /// Where it leads.
+        target: PathBuf,
+    },
+
+    /// With `--project`, one of the skill's folders is a link that leads out of the project.
+    #[error(
+        "{} is a link to {}, outside the project {}, so nothing was written (a cloned \
+         repository can plant such a link to make install-skill write elsewhere). Remove the \
+         link, or install for your user without --project, then run install-skill again.",
+        path.display(),
+        target.display(),
+        root.display()
+    )]
+    LinkOutOfProject {
+        /// The linked folder.
+        path: PathBuf,
+        /// Where it leads.
+        target: PathBuf,
+        /// The project folder.
+        root: PathBuf,
     },
 
     /// The existing `SKILL.md` cannot be read, so it cannot be compared or saved.
@@ -178,6 +228,12 @@ pub fn install_at(
     cwd: &Path,
 ) -> Result<Installed, SkillError> {
     let path = skill_path(args, home, cwd)?;
+    let root = if args.project {
+        cwd
+    } else {
+        home.unwrap_or(cwd)
+    };
+    make_folders(root, args.project)?;
     write_skill(&path, SKILL_MD)
 }
 
@@ -209,54 +265,168 @@ fn home_dir() -> Option<PathBuf> {
     home.map(PathBuf::from)
 }
 
-/// Writes `text` to `path`, creating its folder, leaving an identical file alone and saving a
-/// different one as `<path>.bak` first.
-fn write_skill(path: &Path, text: &str) -> Result<Installed, SkillError> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|source| SkillError::CreateDir {
-            path: dir.to_owned(),
+/// Creates `<root>/.claude/skills/cancel-message-batch`, one folder at a time, so that each one
+/// that already exists can be checked: in the project scope a link must lead to a folder inside
+/// the project (see the module doc).
+fn make_folders(root: &Path, project: bool) -> Result<(), SkillError> {
+    let mut dir = root.to_path_buf();
+    for part in [".claude", "skills", SKILL_NAME] {
+        dir.push(part);
+        let create_error = |source| SkillError::CreateDir {
+            path: dir.clone(),
             source,
-        })?;
+        };
+        match fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&dir) {
+                // Created meanwhile by someone else: checked like any other on the next run.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+                other => other.map_err(create_error)?,
+            },
+            Err(e) => return Err(create_error(e)),
+            Ok(meta) if meta.is_dir() => {}
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&dir).unwrap_or_default();
+                let leads_to = fs::canonicalize(&dir).map_err(create_error)?;
+                if project {
+                    let inside = fs::canonicalize(root).is_ok_and(|r| leads_to.starts_with(r));
+                    if !inside {
+                        return Err(SkillError::LinkOutOfProject {
+                            path: dir,
+                            target,
+                            root: root.to_owned(),
+                        });
+                    }
+                }
+                if !leads_to.is_dir() {
+                    return Err(create_error(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "a link to something that is not a folder is in the way",
+                    )));
+                }
+            }
+            Ok(_) => {
+                return Err(create_error(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a file is in the way",
+                )));
+            }
+        }
     }
-    let write = |to: &Path, bytes: &[u8]| {
-        fs::write(to, bytes).map_err(|source| SkillError::Write {
-            path: to.to_owned(),
-            source,
-        })
-    };
+    Ok(())
+}
+
+/// Writes `text` to `path` (whose folder exists), leaving an identical file alone and keeping a
+/// different one as `SKILL.md.bak`. Never follows a link at either path (see the module doc).
+fn write_skill(path: &Path, text: &str) -> Result<Installed, SkillError> {
     let installed = |outcome| Installed {
         path: path.to_owned(),
         outcome,
     };
+    let Some(existing) = regular_file(path)? else {
+        put_in_place(path, text, None)?;
+        return Ok(installed(Outcome::Created));
+    };
+    if existing.len() == text.len() as u64 && read_no_follow(path)? == text.as_bytes() {
+        return Ok(installed(Outcome::Unchanged));
+    }
+    let backup = path.with_file_name("SKILL.md.bak");
+    regular_file(&backup)?;
+    put_in_place(path, text, Some(&backup))?;
+    Ok(installed(Outcome::Replaced { backup }))
+}
 
-    match fs::metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            write(path, text.as_bytes())?;
-            Ok(installed(Outcome::Created))
-        }
+/// What is at `path`: nothing (`None`), or a regular file. A link (never followed) or anything
+/// else is refused with the reason.
+fn regular_file(path: &Path) -> Result<Option<fs::Metadata>, SkillError> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(SkillError::Read {
             path: path.to_owned(),
             source,
         }),
+        Ok(meta) if meta.file_type().is_symlink() => Err(SkillError::Link {
+            path: path.to_owned(),
+            target: fs::read_link(path).unwrap_or_default(),
+        }),
         Ok(meta) if !meta.is_file() => Err(SkillError::NotAFile {
             path: path.to_owned(),
         }),
-        Ok(_) => {
-            let old = fs::read(path).map_err(|source| SkillError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            if old == text.as_bytes() {
-                return Ok(installed(Outcome::Unchanged));
-            }
-            let mut backup = path.as_os_str().to_owned();
-            backup.push(".bak");
-            let backup = PathBuf::from(backup);
-            write(&backup, &old)?;
-            write(path, text.as_bytes())?;
-            Ok(installed(Outcome::Replaced { backup }))
-        }
+        Ok(meta) => Ok(Some(meta)),
     }
+}
+
+/// Reads the regular file at `path` without following a link and without blocking on a FIFO
+/// (either could have replaced the file since it was checked), and checks it again once open.
+fn read_no_follow(path: &Path) -> Result<Vec<u8>, SkillError> {
+    let read_error = |source| SkillError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(read_error)?;
+    let meta = file.metadata().map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(SkillError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let mut bytes = Vec::new();
+    // Only ever called for a file of the skill's size: read no more than one byte past it.
+    file.take(meta.len().saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    Ok(bytes)
+}
+
+/// Writes `text` to a new temporary file beside `path`, then, if `backup` is given, renames the
+/// current `path` to it, then renames the temporary file to `path`. A rename replaces a link
+/// or file at its destination without following it. On failure the previous file is put back
+/// where it can be, and the temporary file is removed.
+fn put_in_place(path: &Path, text: &str, backup: Option<&Path>) -> Result<(), SkillError> {
+    let write_error = |to: &Path| {
+        let to = to.to_owned();
+        move |source| SkillError::Write { path: to, source }
+    };
+    let tmp = path.with_file_name(format!(
+        ".SKILL.md.{}.{:08x}.tmp",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let written = (|| {
+        let mut options = fs::OpenOptions::new();
+        // create_new: a link or anything else already at the temporary name is an error, never
+        // followed or truncated.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o644);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    })();
+    let result = written.map_err(write_error(path)).and_then(|()| {
+        if let Some(backup) = backup {
+            fs::rename(path, backup).map_err(write_error(backup))?;
+        }
+        fs::rename(&tmp, path).map_err(|e| {
+            if let Some(backup) = backup {
+                let _ = fs::rename(backup, path);
+            }
+            write_error(path)(e)
+        })
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -376,7 +546,7 @@ mod tests {
         assert!(matches!(err, SkillError::NotAFile { .. }), "{err}");
         assert!(
             err.to_string()
-                .contains("SKILL.md exists but is not a file"),
+                .contains("SKILL.md exists but is not a regular file"),
             "{err}"
         );
     }

@@ -15,6 +15,8 @@ fn demo_cancels_a_batch_end_to_end_offline() {
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
     for seen in [
         "cancel_message_batch",
+        "cancel_message_batches",
+        "2 batches: 2 canceling.",
         "get_message_batch",
         "list_message_batches",
         "[can cancel]",

@@ -1,6 +1,7 @@
 //! The three places that name the tools must agree: the server's `tools/list`, the MCPB
 //! manifest's `tools`, and the Agent Skill's text. They are written by hand in three formats,
-//! so this is what keeps them from drifting apart. Also: the manifest's version is Cargo's.
+//! so this is what keeps them from drifting apart. The manifest's `prompts` are the server's
+//! `prompts/list`, word for word. Also: the manifest's version is Cargo's.
 
 mod common;
 
@@ -22,7 +23,7 @@ async fn served_tools() -> BTreeSet<String> {
 #[tokio::test]
 async fn manifest_skill_and_server_name_the_same_tools() {
     let served = served_tools().await;
-    assert_eq!(served.len(), 3, "{served:?}");
+    assert_eq!(served.len(), 4, "{served:?}");
 
     let manifest: Value = serde_json::from_str(MANIFEST).expect("manifest.json is JSON");
     let listed: BTreeSet<String> = manifest["tools"]
@@ -50,6 +51,67 @@ async fn manifest_skill_and_server_name_the_same_tools() {
             );
         }
     }
+}
+
+/// The manifest's prompts are the served ones: same names, same arguments, and the same text
+/// (the manifest's `${arguments.NAME}` filled in as a client would).
+#[tokio::test]
+async fn manifest_prompts_are_the_served_prompts_word_for_word() {
+    let (client, _) = common::spawn("http://127.0.0.1:9/v1", &[]).await;
+    let served = client.list_all_prompts().await.expect("prompts/list");
+    let manifest: Value = serde_json::from_str(MANIFEST).expect("manifest.json is JSON");
+    let listed = manifest["prompts"]
+        .as_array()
+        .expect("manifest lists prompts");
+    let mut names: Vec<&str> = served.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    let mut manifest_names: Vec<&str> = listed.iter().filter_map(|p| p["name"].as_str()).collect();
+    manifest_names.sort_unstable();
+    assert_eq!(
+        manifest_names, names,
+        "manifest.json prompts vs prompts/list"
+    );
+    for entry in listed {
+        let name = entry["name"].as_str().expect("prompt name");
+        let prompt = served.iter().find(|p| p.name == name).expect("served");
+        let served_args: Vec<String> = prompt
+            .arguments
+            .iter()
+            .flatten()
+            .map(|a| a.name.clone())
+            .collect();
+        let manifest_args: Vec<String> = entry["arguments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(manifest_args, served_args, "{name}: arguments");
+        assert_eq!(
+            entry["description"].as_str(),
+            prompt.description.as_deref(),
+            "{name}"
+        );
+        let mut text = entry["text"].as_str().expect("prompt text").to_owned();
+        let mut params = rmcp::model::GetPromptRequestParams::new(name);
+        if !served_args.is_empty() {
+            let mut args = serde_json::Map::new();
+            for a in &served_args {
+                text = text.replace(&format!("${{arguments.{a}}}"), common::ID);
+                args.insert(a.clone(), Value::from(common::ID));
+            }
+            params = params.with_arguments(args);
+        }
+        let rendered = client.get_prompt(params).await.expect("prompts/get");
+        let rendered = rendered.messages[0]
+            .content
+            .as_text()
+            .expect("text")
+            .text
+            .clone();
+        assert_eq!(text, rendered, "{name}: manifest text vs rendered prompt");
+    }
+    client.cancel().await.ok();
 }
 
 #[test]

@@ -101,6 +101,7 @@ async fn initialize_eras_are_answered_with_our_name_version_and_instructions() {
         assert_eq!(result["serverInfo"]["name"], "msgbatch-mcp");
         assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
         assert!(result["capabilities"]["tools"].is_object());
+        assert!(result["capabilities"]["prompts"].is_object());
         let instructions = result["instructions"].as_str().expect("instructions");
         assert!(instructions.contains("cancel_message_batch"));
         assert!(instructions.contains("list_message_batches"));
@@ -120,6 +121,7 @@ async fn initialize_eras_are_answered_with_our_name_version_and_instructions() {
             names,
             [
                 "cancel_message_batch",
+                "cancel_message_batches",
                 "get_message_batch",
                 "list_message_batches"
             ]

@@ -211,3 +211,123 @@ async fn a_malformed_key_is_refused_without_being_echoed() {
     assert_eq!(hits(&up).await, 0);
     assert_absent(&secret, &s);
 }
+
+/// A gateway's user and password in `MSGBATCH_API_URL` (`https://user:password@gateway/v1`)
+/// never show: not in tool results, not in the log at `RUST_LOG=trace`, not in `--help`.
+mod credentials_in_the_url {
+    use super::*;
+
+    const USER: &str = "gwuser7f3a";
+    const PASSWORD: &str = "GATEWAY-TOKEN-9c1e";
+
+    fn assert_hidden(what: &str, text: &str) {
+        assert!(!text.contains(USER), "the user is in {what}:\n{text}");
+        assert!(
+            !text.contains(PASSWORD),
+            "the password is in {what}:\n{text}"
+        );
+    }
+
+    /// Refused connections (http and https to a dead loopback port) and refusals by the
+    /// settings (plain http to a remote host; a remote host with no key): every tool's text
+    /// names the URL, redacted, and nothing anywhere shows the credentials.
+    #[tokio::test]
+    async fn they_never_show_when_the_upstream_cannot_be_reached() {
+        let dead = closed_port();
+        for url in [
+            format!("http://{USER}:{PASSWORD}@127.0.0.1:{dead}/v1"),
+            format!("https://{USER}:{PASSWORD}@127.0.0.1:{dead}/v1"),
+            format!("http://{USER}:{PASSWORD}@gateway.example.test/v1"),
+            format!("https://{USER}:{PASSWORD}@gateway.example.test/v1"),
+            format!("https://{USER}:{PASSWORD}@gateway example.test/v1"),
+        ] {
+            let mut s = RawServer::start(
+                &url,
+                &[("RUST_LOG", "trace"), ("MSGBATCH_MAX_RETRIES", "1")],
+            )
+            .await;
+            for (n, (tool, args)) in [
+                ("cancel_message_batch", json!({"message_batch_id": ID})),
+                ("get_message_batch", json!({"message_batch_id": ID})),
+                ("list_message_batches", json!({})),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let a = s.call(n as i64 + 1, tool, args).await;
+                assert_eq!(a["result"]["isError"], json!(true), "{a}");
+                let t = raw_text(&a);
+                assert!(t.contains("[redacted]@"), "{url} {tool}: {t}");
+            }
+            s.close_stdin();
+            s.wait_exit(Duration::from_secs(10)).await.expect("exits");
+            assert_hidden("stdout", &s.stdout_lines().join("\n"));
+            let log = s.stderr_text();
+            assert!(log.contains("TRACE"), "no trace output:\n{log}");
+            assert_hidden("the log", &log);
+        }
+    }
+
+    /// Against a live upstream the credentials are sent as basic auth (the way to reach such a
+    /// gateway) and still never shown.
+    #[tokio::test]
+    async fn they_reach_the_upstream_as_basic_auth_and_nowhere_else() {
+        let up = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(EchoBatch("in_progress"))
+            .mount(&up)
+            .await;
+        let url = format!("http://{USER}:{PASSWORD}@{}/v1", up.address());
+        let mut s = RawServer::start(&url, &[("RUST_LOG", "trace")]).await;
+        let a = s
+            .call(1, "get_message_batch", json!({"message_batch_id": ID}))
+            .await;
+        assert_eq!(a["result"]["isError"], json!(false), "{a}");
+        s.close_stdin();
+        s.wait_exit(Duration::from_secs(10)).await.expect("exits");
+        let received = up.received_requests().await.unwrap();
+        assert_eq!(received.len(), 1);
+        let auth = received[0]
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(auth.starts_with("Basic "), "{auth}");
+        let log = s.stderr_text();
+        let out = s.stdout_lines().join("\n");
+        assert_hidden("the log", &log);
+        assert_hidden("stdout", &out);
+        let encoded = auth.trim_start_matches("Basic ");
+        assert!(
+            !log.contains(encoded) && !out.contains(encoded),
+            "basic auth shown"
+        );
+    }
+
+    /// clap echoes environment values in `--help` and in its errors.
+    #[test]
+    fn they_are_not_echoed_by_help_or_argument_errors() {
+        let url = format!("https://{USER}:{PASSWORD}@gateway.example.test/v1");
+        for (args, extra, names) in [
+            (&["--help"][..], None, "MSGBATCH_API_URL"),
+            (&[][..], Some(("MSGBATCH_TIMEOUT_SECS", "soon")), "soon"),
+        ] {
+            let mut cmd = std::process::Command::new(BIN);
+            cmd.args(args)
+                .env("MSGBATCH_API_URL", &url)
+                .stdin(std::process::Stdio::null());
+            if let Some((k, v)) = extra {
+                cmd.env(k, v);
+            }
+            let out = cmd.output().unwrap();
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(said.contains(names), "{args:?}: {said}");
+            assert_hidden(&format!("{args:?}"), &said);
+        }
+    }
+}

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::batch_id::BatchId;
+use super::decode;
 use super::error::{ApiError, truncate};
 use super::http::Http;
 use super::retry;
@@ -49,6 +50,7 @@ pub struct BatchesClient {
 #[derive(Debug)]
 struct Inner {
     http: Http,
+    /// The base URL as shown: without credentials (see [`crate::secret::BaseUrl`]).
     base_url: String,
     /// The base URL, parsed once: each request's URL is this plus path segments. Parsing the
     /// whole URL again per request cost about 20,000 instructions (the host goes through IDNA
@@ -84,9 +86,10 @@ impl BatchesClient {
         Self {
             inner: Arc::new(Inner {
                 http,
-                base_url: config.base_url.clone(),
-                // Checked by `Config`: when it does not parse, `key` holds why.
-                base: Url::parse(&config.base_url).ok(),
+                base_url: config.base_url.shown().to_owned(),
+                // Checked by `Config`: when it does not parse, `key` holds why. Credentials in
+                // it are sent as basic auth by reqwest, never as part of the URL.
+                base: Url::parse(config.base_url.expose()).ok(),
                 key,
                 timeout: config.timeout,
                 max_retries: config.max_retries,
@@ -96,7 +99,8 @@ impl BatchesClient {
         }
     }
 
-    /// The base URL requests go to.
+    /// The base URL requests go to, as it may be shown: any user and password in it are
+    /// replaced by `[redacted]`.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
     }
@@ -299,13 +303,14 @@ impl BatchesClient {
                 }
                 Err(ReadError::Http(e)) => return Attempt::retry(self.transport_error(&e), None),
             };
-            return match serde_json::from_slice::<T>(&body) {
+            // Every string in the answer is capped here (see [`super::decode`]).
+            return match decode::from_upstream::<T>(&body) {
                 Ok(v) => Attempt::Done(v),
                 Err(e) => Attempt::fatal(ApiError::Decode {
                     status: status.as_u16(),
                     content_type: truncate(&content_type, 100),
                     expected,
-                    detail: describe_decode_error(&body, &e),
+                    detail: truncate(&describe_decode_error(&body, &e), 500),
                 }),
             };
         }

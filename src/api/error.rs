@@ -121,7 +121,8 @@ impl ApiError {
         content_type: &str,
         body: &[u8],
     ) -> Self {
-        let parsed = serde_json::from_slice::<ErrorBody>(body)
+        // Strings are capped as they are decoded (see [`super::decode`]), then cut further here.
+        let parsed = super::decode::from_upstream::<ErrorBody>(body)
             .ok()
             .filter(|b| b.error.is_some() || b.message.is_some() || b.kind.is_some());
         let (kind, message, body_request_id) = match parsed {
@@ -140,9 +141,9 @@ impl ApiError {
         };
         Self::Status {
             status,
-            kind,
+            kind: kind.map(|k| truncate(&k, 100)),
             message: message.map(|m| truncate(&m, 500)),
-            request_id: request_id_header.or(body_request_id),
+            request_id: request_id_header.or(body_request_id.map(|r| truncate(&r, 200))),
             attempts: 1,
         }
     }

@@ -6,6 +6,10 @@
 //! client is built on a short-lived thread while the main thread answers `initialize`; the
 //! first request waits for it if it is not ready yet (an agent's first call comes much later).
 //! An http base URL loads no roots (`tls_certs_only` with none), and is built at once.
+//!
+//! A base URL on this machine never goes through a proxy (`HTTP_PROXY`, `HTTPS_PROXY`,
+//! `ALL_PROXY`): plain http is allowed to loopback only because the request never leaves the
+//! machine, and a proxy would carry the key (in clear text, for http) somewhere else.
 
 use std::time::Duration;
 
@@ -22,6 +26,7 @@ type Built = Option<Result<reqwest::Client, ApiError>>;
 #[derive(Debug, Clone)]
 pub struct Http {
     built: watch::Receiver<Built>,
+    /// The base URL as shown (without credentials), for error texts.
     base_url: String,
 }
 
@@ -38,7 +43,7 @@ impl Http {
         F: Fn(&Config) -> Result<reqwest::Client, ApiError> + Clone + Send + 'static,
     {
         let (tx, built) = watch::channel(None);
-        if config.base_url.starts_with("https:") {
+        if config.base_url.is_https() {
             let config = config.clone();
             let build = move || tx.send_replace(Some(build(&config)));
             // If no thread can be started, build here: slower to start, but the same client.
@@ -54,7 +59,7 @@ impl Http {
         }
         Self {
             built,
-            base_url: config.base_url.clone(),
+            base_url: config.base_url.shown().to_owned(),
         }
     }
 
@@ -93,11 +98,14 @@ fn build(config: &Config) -> Result<reqwest::Client, ApiError> {
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none());
-    if !config.base_url.starts_with("https:") {
+    if !config.base_url.is_https() {
         builder = builder.tls_certs_only(Vec::new());
     }
+    if config.is_loopback {
+        builder = builder.no_proxy();
+    }
     builder.build().map_err(|e| ApiError::Transport {
-        base_url: config.base_url.clone(),
+        base_url: config.base_url.shown().to_owned(),
         detail: format!("could not set up the HTTP client: {}", root_cause(&e)),
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod batch_id;
 pub mod client;
+pub mod decode;
 pub mod error;
 pub mod http;
 pub mod retry;

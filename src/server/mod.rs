@@ -1,19 +1,30 @@
-//! The MCP surface: three tools over the Batches API, served on stdio with rmcp.
+//! The MCP surface: four tools over the Batches API and two prompts, served with rmcp.
 //!
 //! - `cancel_message_batch`: the job itself, with an optional wait for `ended`;
 //! - `get_message_batch`: where a batch is now, and what that means;
-//! - `list_message_batches`: how an agent finds the ID when the person did not give one.
+//! - `list_message_batches`: how an agent finds the ID when the person did not give one;
+//! - `cancel_message_batches`: "stop all my running batches" in one call ([`bulk`]);
+//! - prompts `stop-batch` and `stop-all-running` ([`prompts`]).
 //!
 //! Every failure, from a bad argument to an unreachable API, is a tool result with
 //! `isError: true` and a text that says what to do next ([`advice`]); nothing here ends the
 //! server. Each call stops as soon as the client cancels it: the work future is dropped, which
 //! drops any HTTP request in flight.
+//!
+//! Every result's text is capped ([`MAX_TEXT_CHARS`], [`MAX_ERROR_TEXT_CHARS`]) on top of the cap
+//! on each string read from the upstream ([`crate::api::decode`]), and at most
+//! [`waits::MAX_WAITING`] calls wait for a batch to end at once.
 
 pub mod advice;
+pub mod bulk;
+pub mod bulk_report;
 pub mod origin;
 pub mod params;
+pub mod prompts;
 pub mod report;
+pub mod schema;
 pub mod wait;
+pub mod waits;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -22,6 +33,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt as _;
 use rmcp::ErrorData;
 use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
@@ -30,7 +42,7 @@ use rmcp::model::{
     ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -42,12 +54,21 @@ use origin::Origin;
 use params::{CancelParams, DEFAULT_LIMIT, GetParams, ListParams, MAX_LIMIT, MAX_WAIT_SECONDS};
 use report::{BatchReport, Context, ListReport};
 use wait::Progress;
+use waits::Waits;
+
+/// The longest text a successful result carries: a full page of 1,000 batches is about 150,000
+/// characters. Only an upstream sending junk reaches it.
+pub const MAX_TEXT_CHARS: usize = 256 * 1024;
+/// The longest text an `isError` result carries: advice is a paragraph, the API's own message at
+/// most 500 characters of it.
+pub const MAX_ERROR_TEXT_CHARS: usize = 4 * 1024;
 
 /// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
 /// costs tokens in every conversation the server is part of.
 pub const INSTRUCTIONS: &str = "Cancel, inspect and find Anthropic Message Batches. \
-To stop a batch, call cancel_message_batch with its ID (msgbatch_...). If no ID was given, call \
-list_message_batches first: only `in_progress` batches can be canceled. Cancellation is not \
+To stop a batch, call cancel_message_batch with its ID (msgbatch_...); to stop several, call \
+cancel_message_batches once with all their IDs. If no ID was given, call list_message_batches \
+first: only `in_progress` batches can be canceled. Cancellation is not \
 immediate: the batch becomes `canceling`, then `ended`; follow it with get_message_batch or \
 cancel_message_batch's wait_seconds.";
 
@@ -69,9 +90,12 @@ pub struct BatchServer {
     client: BatchesClient,
     /// Cancelled when the process is shutting down: every call in flight ends at once.
     shutdown: CancellationToken,
+    /// The slots for calls waiting for `ended`, shared by every clone (so every session).
+    waits: Waits,
     /// Says, in every result, which API answered (see [`origin`]).
     origin: Origin,
     tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
 }
 
 #[tool_router]
@@ -81,8 +105,18 @@ impl BatchServer {
             origin: Origin::new(client.base_url()),
             client,
             shutdown: CancellationToken::new(),
-            tool_router: Self::tool_router(),
+            waits: Waits::default(),
+            // Every tool's input schema goes through the one portable rewrite (see `schema`).
+            tool_router: schema::portable_tools(Self::tool_router() + Self::bulk_tool_router()),
+            prompt_router: Self::prompt_router(),
         }
+    }
+
+    /// Shares `waits` (the bound on calls waiting for `ended`) with other servers: for a
+    /// transport that builds a server per session instead of cloning one.
+    pub fn with_waits(mut self, waits: Waits) -> Self {
+        self.waits = waits;
+        self
     }
 
     /// Ends every call in flight when `token` is cancelled (see [`crate::shutdown`]).
@@ -193,7 +227,9 @@ impl BatchServer {
 
 /// What one cancel came to, read by the batch's state rather than by the form of the API's
 /// answer: what the API answers to a cancel of a batch that is already canceling or ended is
-/// not documented, so each answer it could give is mapped here (tests/cancel_answers.rs).
+/// not documented, so each answer it could give is mapped here (tests/cancel_answers.rs). Both
+/// cancel tools start from it, so that they read the API's answers the same way; each then words
+/// it for its own answer.
 #[derive(Debug)]
 pub(crate) enum Cancel {
     /// The API accepted the cancel and answered with the batch: `canceling`, still
@@ -244,6 +280,13 @@ impl BatchServer {
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
             return report(batch, Context::Canceled);
         }
+        // Held until the wait ends (or the call is dropped); none left: answer now, saying so.
+        let Some(_slot) = self.waits.try_begin() else {
+            tracing::debug!(id = %id, limit = self.waits.limit(), "too many calls waiting");
+            let mut report = BatchReport::new(batch, Context::Canceled);
+            report.note = format!("{} {}", self.waits.busy_note(), report.note);
+            return batch_result(report);
+        };
         let wait = Duration::from_secs(u64::from(wait_seconds));
         // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
         // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
@@ -265,7 +308,7 @@ impl BatchServer {
         }
     }
 
-    /// One cancel, read into a [`Cancel`].
+    /// One cancel, read into a [`Cancel`]: the logic both cancel tools share.
     pub(crate) async fn cancel_once(&self, id: &BatchId) -> Cancel {
         // The cancel and the fetch that may explain a refusal stay within one call's worst case.
         let deadline = Instant::now() + self.client.worst_case();
@@ -333,6 +376,7 @@ impl BatchServer {
 }
 
 #[tool_handler(router = self.tool_router)]
+#[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for BatchServer {
     /// The router's `call_tool`, plus the one place where every tool result, success or error,
     /// is told which API answered ([`Origin::stamp`]).
@@ -350,13 +394,18 @@ impl ServerHandler for BatchServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-                    .with_title("Message Batches: cancel, inspect, list")
-                    .with_description(env!("CARGO_PKG_DESCRIPTION")),
-            )
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                .with_title("Message Batches: cancel, inspect, list")
+                .with_description(env!("CARGO_PKG_DESCRIPTION")),
+        )
+        .with_instructions(INSTRUCTIONS)
     }
 }
 
@@ -405,6 +454,7 @@ fn batch_result(report: BatchReport) -> CallToolResult {
 fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     match serde_json::to_value(value) {
         Ok(v) => {
+            let text = capped(text, MAX_TEXT_CHARS);
             let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
             result.structured_content = Some(v);
             result
@@ -437,7 +487,20 @@ async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> Cal
 }
 
 fn error_result(text: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(text)])
+    CallToolResult::error(vec![ContentBlock::text(capped(text, MAX_ERROR_TEXT_CHARS))])
+}
+
+/// `text` cut to at most `max` characters (and a note saying so): every result text goes
+/// through here, so no answer from the upstream, however built, floods the model's context.
+fn capped(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    if let Some((i, _)) = text.char_indices().nth(max) {
+        text.truncate(i);
+        text.push_str("… [cut: the rest of this text is not shown]");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -453,6 +516,23 @@ mod tests {
         assert!(!text.contains("boom"), "{text}");
         let ok = answer_even_on_panic(async { error_result("fine".into()) }).await;
         assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
+    }
+
+    #[test]
+    fn result_texts_are_capped() {
+        let long = "é".repeat(MAX_TEXT_CHARS * 2);
+        let r = error_result(long.clone());
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(
+            t.chars().count() < MAX_ERROR_TEXT_CHARS + 100,
+            "{}",
+            t.len()
+        );
+        assert!(t.ends_with("not shown]"));
+        let r = structured_result(&1, long);
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(t.chars().count() < MAX_TEXT_CHARS + 100, "{}", t.len());
+        assert_eq!(capped("short".into(), 5), "short");
     }
 
     #[test]
@@ -496,7 +576,7 @@ mod tests {
         ));
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(names.len(), 4, "{names:?}");
         let cancel = tools
             .iter()
             .find(|t| t.name == "cancel_message_batch")
@@ -507,6 +587,30 @@ mod tests {
         assert_eq!(a.destructive_hint, Some(true));
         assert_eq!(a.idempotent_hint, Some(true));
         assert_eq!(a.open_world_hint, Some(true));
+        // The bulk cancel is exactly as destructive as the single one (read-only mode hides both).
+        let bulk = tools
+            .iter()
+            .find(|t| t.name == "cancel_message_batches")
+            .unwrap();
+        let b = bulk.annotations.as_ref().unwrap();
+        assert_eq!(b.title.as_deref(), Some("Cancel message batches"));
+        assert_eq!(
+            (
+                b.read_only_hint,
+                b.destructive_hint,
+                b.idempotent_hint,
+                b.open_world_hint
+            ),
+            (
+                a.read_only_hint,
+                a.destructive_hint,
+                a.idempotent_hint,
+                a.open_world_hint
+            )
+        );
+        let out = serde_json::to_value(bulk.output_schema.as_ref().unwrap()).unwrap();
+        assert!(out["properties"]["outcomes"].is_object(), "{out}");
+        assert!(out["properties"]["summary"].is_object(), "{out}");
         let out = serde_json::to_value(cancel.output_schema.as_ref().unwrap()).unwrap();
         assert!(out["properties"]["note"].is_object(), "{out}");
         assert!(out["properties"]["processing_status"].is_object(), "{out}");

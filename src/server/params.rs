@@ -14,6 +14,9 @@ pub const MAX_WAIT_SECONDS: u32 = 600;
 pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest page the API serves.
 pub const MAX_LIMIT: u32 = 1000;
+/// Most IDs one `cancel_message_batches` call takes: "all my running batches" is rarely more
+/// than a few dozen, and one answer for 100 batches is already a long read.
+pub const MAX_BULK_IDS: usize = 100;
 
 /// Input of `cancel_message_batch`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -22,6 +25,19 @@ pub struct CancelParams {
     #[serde(deserialize_with = "batch_id")]
     pub message_batch_id: String,
     /// Seconds to wait for the batch to reach `ended` after the cancel (0-600; default 0: answer at once).
+    #[serde(default, deserialize_with = "wait_seconds")]
+    #[schemars(range(min = 0, max = 600))]
+    pub wait_seconds: Option<u32>,
+}
+
+/// Input of `cancel_message_batches`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct BulkCancelParams {
+    /// IDs of the batches to cancel (1-100; a repeated ID counts once), e.g. ["msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"]. Only the batches the person meant.
+    #[serde(deserialize_with = "batch_ids")]
+    #[schemars(length(min = 1, max = 100))]
+    pub message_batch_ids: Vec<String>,
+    /// Seconds to wait for all of them to reach `ended` after the cancels (0-600; default 0: answer at once).
     #[serde(default, deserialize_with = "wait_seconds")]
     #[schemars(range(min = 0, max = 600))]
     pub wait_seconds: Option<u32>,
@@ -69,6 +85,14 @@ fn batch_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     )
 }
 
+fn batch_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    named(
+        d,
+        "message_batch_ids",
+        "a list of batch ID strings such as [\"msgbatch_013Zva2CMHLNnXjNJJKqJ2EF\"]",
+    )
+}
+
 fn wait_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     named(d, "wait_seconds", "a whole number of seconds from 0 to 600")
 }
@@ -105,6 +129,10 @@ mod tests {
         assert!(e.starts_with("message_batch_id must be"), "{e}");
         let e = err::<ListParams>(json!({"limit": -3}));
         assert!(e.starts_with("limit must be") && e.contains("-3"), "{e}");
+        let e = err::<BulkCancelParams>(json!({"message_batch_ids": "msgbatch_x"}));
+        assert!(e.starts_with("message_batch_ids must be a list"), "{e}");
+        let e = err::<BulkCancelParams>(json!({"message_batch_ids": [1]}));
+        assert!(e.starts_with("message_batch_ids must be a list"), "{e}");
         let e = err::<ListParams>(json!({"after_id": 3}));
         assert!(e.starts_with("after_id must be"), "{e}");
     }
@@ -115,6 +143,10 @@ mod tests {
         assert_eq!(p.wait_seconds, None);
         let p: CancelParams =
             serde_json::from_value(json!({"message_batch_id": "x", "wait_seconds": null})).unwrap();
+        assert_eq!(p.wait_seconds, None);
+        let p: BulkCancelParams =
+            serde_json::from_value(json!({"message_batch_ids": ["x"], "wait_seconds": null}))
+                .unwrap();
         assert_eq!(p.wait_seconds, None);
         let p: ListParams = serde_json::from_value(json!({})).unwrap();
         assert_eq!(p.limit, None);

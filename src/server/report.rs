@@ -242,7 +242,7 @@ impl ListReport {
                 .to_owned(),
             n => format!(
                 "{n} batches on this page are `in_progress` and can be canceled with \
-                 cancel_message_batch."
+                 cancel_message_batch, or together with one cancel_message_batches call."
             ),
         };
         let unknown = page
