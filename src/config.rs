@@ -219,6 +219,17 @@ fn check_url(url: &BaseUrl, allow_insecure: bool) -> Result<bool, ConfigError> {
     }
 }
 
+/// How the tools are offered, whatever the transport.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ToolSettings {
+    /// Offer only the tools whose annotations say they change nothing (get, list): the others
+    /// are neither listed nor callable. For shared deployments where some agents may look but
+    /// not cancel.
+    #[arg(long = "read-only", env = "MSGBATCH_READ_ONLY", value_parser = parse_flag,
+          default_value = "false", global = true)]
+    pub read_only: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,22 +5,20 @@
 //! - [`config`]: settings from the environment and flags; [`secret`]: the API key type;
 //! - [`api`]: the HTTP client for the Batches API (types, IDs, errors, retries);
 //! - [`server`]: the MCP surface (tools, notes, error advice);
-//! - [`serve`], [`shutdown`], [`logging`]: serving on stdio, stopping promptly, logs on stderr;
-//! - [`backpressure`]: pausing stdin while the upstream is saturated, so memory stays bounded;
-//!   [`answers`]: answers leave as bytes through one drain task, whatever the client's pace;
+//! - [`transport`]: serving the tools on stdio (one person's agent) or Streamable HTTP (a
+//!   team's), stopping promptly; the tools know nothing of either; [`logging`]: logs on stderr;
+//! - [`backlog`]: the count of calls waiting for an upstream slot, which paces stdin;
 //! - [`simulator`]: the in-memory Batches API used offline, in the demo and in tests;
 //! - [`demo`]: the end-to-end demonstration;
 //! - [`skill`]: installing the Agent Skill for Claude Code.
 
-pub mod answers;
 pub mod api;
-pub mod backpressure;
+pub mod backlog;
 pub mod config;
 pub mod demo;
 pub mod logging;
 pub mod secret;
-pub mod serve;
 pub mod server;
-pub mod shutdown;
 pub mod simulator;
 pub mod skill;
+pub mod transport;

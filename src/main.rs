@@ -4,13 +4,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use msgbatch_mcp::config::ApiSettings;
-use msgbatch_mcp::{demo, logging, serve, shutdown, simulator, skill};
+use msgbatch_mcp::config::{ApiSettings, ToolSettings};
+use msgbatch_mcp::transport::{http, shutdown, stdio};
+use msgbatch_mcp::{demo, logging, simulator, skill};
 
 const AFTER_HELP: &str = "\
 With no command, serves MCP on stdio. Add it to Claude Code with:
   claude mcp add msgbatch --env ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY \\
       --env MSGBATCH_API_URL=https://api.anthropic.com/v1 -- /path/to/msgbatch-mcp
+For a team: `msgbatch-mcp serve --http 0.0.0.0:8000` with MSGBATCH_HTTP_TOKEN set (see the
+README, \"Serve a team\").
 Offline: `msgbatch-mcp mock` serves a simulator at the default URL; `msgbatch-mcp demo` shows
 the whole job end to end. Logs go to stderr (RUST_LOG=debug for more).";
 
@@ -21,14 +24,17 @@ struct Cli {
     #[command(flatten)]
     api: ApiSettings,
 
+    #[command(flatten)]
+    tools: ToolSettings,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve MCP on stdio (the default).
-    Serve,
+    /// Serve MCP on stdio (the default), or with --http over Streamable HTTP for a team.
+    Serve(http::HttpArgs),
     /// Serve the embedded Message Batches API simulator (what the default URL expects).
     Mock(simulator::SimArgs),
     /// Run the whole job end to end, offline: simulator, server and an agent.
@@ -58,7 +64,8 @@ fn main() -> ExitCode {
         };
     }
     // A stdio server does one thing at a time per message and waits on the network; one
-    // thread serves it best (smallest memory, no cross-thread hand-offs).
+    // thread serves it best (smallest memory, no cross-thread hand-offs). The HTTP server too:
+    // its work per call is a few microseconds of parsing around a wait on the upstream.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,11 +77,23 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => report(serve::stdio(cli.api.resolve()).await),
-            Command::Mock(args) => report(mock(&args).await),
-            Command::Demo(args) => report(demo::run(&args).await),
-            Command::InstallSkill(_) => ExitCode::SUCCESS,
+        match cli.command {
+            // `msgbatch-mcp` alone is always stdio, whatever the environment says.
+            None => report(stdio::stdio(cli.api.resolve(), &cli.tools).await),
+            Some(Command::Serve(args)) if args.addr.is_none() => {
+                report(stdio::stdio(cli.api.resolve(), &cli.tools).await)
+            }
+            Some(Command::Serve(args)) => {
+                let served = http::serve(&args, cli.api.resolve(), &cli.tools, |addr| {
+                    // For scripts and tests that listen on port 0: the one line on stdout.
+                    println!("msgbatch-mcp: serving MCP at http://{addr}/mcp");
+                })
+                .await;
+                report(served)
+            }
+            Some(Command::Mock(args)) => report(mock(&args).await),
+            Some(Command::Demo(args)) => report(demo::run(&args).await),
+            Some(Command::InstallSkill(_)) => ExitCode::SUCCESS,
         }
     });
     // A blocking stdin read (when stdin is a terminal, not a pipe) cannot be interrupted:

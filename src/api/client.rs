@@ -23,7 +23,7 @@ use super::error::{ApiError, truncate};
 use super::http::Http;
 use super::retry;
 use super::types::{BatchPage, ListParams, MessageBatch};
-use crate::backpressure::Backlog;
+use crate::backlog::Backlog;
 use crate::config::{Config, ConfigError};
 
 /// The API version every request names.
@@ -61,7 +61,7 @@ struct Inner {
     timeout: Duration,
     max_retries: u32,
     permits: Semaphore,
-    /// Calls waiting for one of the `permits` (see [`crate::backpressure`]).
+    /// Calls waiting for one of the `permits` (see [`crate::backlog`]).
     backlog: Backlog,
 }
 

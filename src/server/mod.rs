@@ -98,6 +98,15 @@ pub struct BatchServer {
     prompt_router: PromptRouter<Self>,
 }
 
+/// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
+fn read_only_refusal(tool: &str) -> String {
+    format!(
+        "This msgbatch-mcp server is read-only (MSGBATCH_READ_ONLY): {tool} changes batches, so \
+         it is disabled here and nothing was sent. Use get_message_batch or list_message_batches \
+         to look; to cancel, ask whoever runs this server, or use a server that is not read-only."
+    )
+}
+
 #[tool_router]
 impl BatchServer {
     pub fn new(client: BatchesClient) -> Self {
@@ -112,6 +121,29 @@ impl BatchServer {
         }
     }
 
+    /// Read-only mode (`MSGBATCH_READ_ONLY`): every tool whose annotations do not say it is
+    /// read-only is neither listed nor callable (a call answers [`read_only_refusal`]). Decided
+    /// by the annotation, not by name, so that a tool added later is covered without a change
+    /// here: a tool with no `read_only_hint` counts as one that writes, as MCP's default says.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        if read_only {
+            let writers: Vec<_> = self
+                .tool_router
+                .list_all()
+                .into_iter()
+                .filter(|t| {
+                    let says_read_only = t.annotations.as_ref().and_then(|a| a.read_only_hint);
+                    says_read_only != Some(true)
+                })
+                .map(|t| t.name)
+                .collect();
+            for name in writers {
+                self.tool_router.disable_route(name);
+            }
+        }
+        self
+    }
+
     /// Shares `waits` (the bound on calls waiting for `ended`) with other servers: for a
     /// transport that builds a server per session instead of cloning one.
     pub fn with_waits(mut self, waits: Waits) -> Self {
@@ -119,7 +151,7 @@ impl BatchServer {
         self
     }
 
-    /// Ends every call in flight when `token` is cancelled (see [`crate::shutdown`]).
+    /// Ends every call in flight when `token` is cancelled (see [`crate::transport::shutdown`]).
     pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
         self.shutdown = token;
         self
@@ -379,12 +411,17 @@ impl BatchServer {
 #[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for BatchServer {
     /// The router's `call_tool`, plus the one place where every tool result, success or error,
-    /// is told which API answered ([`Origin::stamp`]).
+    /// is told which API answered ([`Origin::stamp`]); and, for a tool that read-only mode
+    /// disabled, an answer that says so (the router would answer "tool not found", which would
+    /// leave the model guessing; no API answered, so nothing is stamped).
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if self.tool_router.is_disabled(&request.name) {
+            return Ok(error_result(read_only_refusal(&request.name)).into());
+        }
         let call = ToolCallContext::new(self, request, context);
         let mut response = self.tool_router.call(call).await;
         if let Ok(CallToolResponse::Complete(result)) = &mut response {
@@ -567,6 +604,30 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(list_query(&p).unwrap().after_id, None);
+    }
+
+    #[test]
+    fn read_only_keeps_exactly_the_tools_annotated_read_only() {
+        let server = BatchServer::new(BatchesClient::new(
+            &crate::config::ApiSettings::default().resolve(),
+        ));
+        let all = server.tool_router.list_all();
+        let readers: Vec<_> = all
+            .iter()
+            .filter(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true))
+            .map(|t| t.name.to_string())
+            .collect();
+        let server = server.read_only(true);
+        let left: Vec<_> = server
+            .tool_router
+            .list_all()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        assert_eq!(left, readers);
+        assert!(!left.iter().any(|n| n == "cancel_message_batch"));
+        assert!(server.tool_router.is_disabled("cancel_message_batch"));
+        assert!(read_only_refusal("cancel_message_batch").contains("nothing was sent"));
     }
 
     #[test]

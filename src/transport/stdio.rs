@@ -1,15 +1,15 @@
-//! Serving MCP on stdio until the client goes away.
+//! Serving MCP on stdio until the client goes away (one person's agent, one process).
 
 use rmcp::ServiceExt;
 use rmcp::transport::io::stdio_pipes;
 use tokio_util::sync::CancellationToken;
 
-use crate::answers::Answers;
+use super::answers::Answers;
+use super::backpressure::Throttled;
+use super::shutdown::{self, EofSignal};
 use crate::api::BatchesClient;
-use crate::backpressure::Throttled;
-use crate::config::Config;
+use crate::config::{Config, ToolSettings};
 use crate::server::BatchServer;
-use crate::shutdown::{self, EofSignal};
 
 /// How long, at the end, answers may take to reach a client that is slow to read them.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -24,7 +24,7 @@ pub enum ServeError {
 }
 
 /// Serves MCP on stdin/stdout until stdin closes or a signal arrives.
-pub async fn stdio(config: Config) -> Result<(), ServeError> {
+pub async fn stdio(config: Config, tools: &ToolSettings) -> Result<(), ServeError> {
     let client = BatchesClient::new(&config);
     match client.ready() {
         Ok(()) => tracing::info!(base_url = %config.base_url, "serving MCP on stdio"),
@@ -38,7 +38,9 @@ pub async fn stdio(config: Config) -> Result<(), ServeError> {
     }
     let shutdown = CancellationToken::new();
     let backlog = client.backlog();
-    let server = BatchServer::new(client).with_shutdown(shutdown.clone());
+    let server = BatchServer::new(client)
+        .read_only(tools.read_only)
+        .with_shutdown(shutdown.clone());
     let (stdin, stdout) = stdio_pipes();
     let stdin = Throttled::new(stdin, backlog);
     let (stdout, drained) = Answers::new(stdout);

@@ -6,87 +6,24 @@
 //! handler's future, waiting for a slot: with 2,000 calls written at once that was 31 MiB. Reading
 //! them later costs nothing in throughput (the upstream is busy anyway) and bounds memory.
 //!
-//! So calls waiting for an HTTP slot are counted ([`Backlog::enter`]), and the stdin reader
-//! ([`Throttled`]) hands rmcp no more bytes while [`MAX_QUEUED`] of them wait. It keeps reading
+//! So calls waiting for an HTTP slot are counted ([`Backlog::enter`](crate::backlog::Backlog::enter)), and the stdin reader
+//! ([`Throttled`]) hands rmcp no more bytes while [`MAX_QUEUED`](crate::backlog::MAX_QUEUED) of them wait. It keeps reading
 //! ahead into a small buffer meanwhile, so that a closed stdin is still seen at once and the
-//! server still stops promptly (see [`crate::shutdown`]).
+//! server still stops promptly (see [`super::shutdown`]). The count itself lives in
+//! [`crate::backlog`], below the API client that keeps it.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-/// Calls that may wait for an HTTP slot before stdin is paused: enough that a free slot
-/// always finds a call ready, few enough that the waiting calls stay small in memory (each
-/// holds about 9 KiB: rmcp's task and our handler's future).
-pub const MAX_QUEUED: usize = 32;
+use crate::backlog::Backlog;
+#[cfg(test)]
+use crate::backlog::MAX_QUEUED;
+
 /// Bytes read ahead while paused, to notice end of file (about 400 calls' worth).
 const READ_AHEAD: usize = 64 * 1024;
-
-/// The count of calls waiting for an HTTP slot, shared by the client and the stdin reader.
-#[derive(Debug, Clone, Default)]
-pub struct Backlog {
-    inner: Arc<Shared>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    queued: AtomicUsize,
-    /// The reader's task, to wake when the backlog drops below the limit.
-    reader: Mutex<Option<Waker>>,
-}
-
-impl Backlog {
-    /// Counts one call as waiting until the returned guard is dropped.
-    pub fn enter(&self) -> Queued {
-        self.inner.queued.fetch_add(1, Ordering::Relaxed);
-        Queued {
-            inner: self.inner.clone(),
-        }
-    }
-
-    /// Calls waiting now.
-    pub fn queued(&self) -> usize {
-        self.inner.queued.load(Ordering::Relaxed)
-    }
-
-    /// Whether the reader should pause; if so, `cx` is woken when it may go on.
-    fn is_full(&self, cx: &Context<'_>) -> bool {
-        if self.queued() < MAX_QUEUED {
-            return false;
-        }
-        let mut reader = self.inner.reader.lock().unwrap_or_else(|e| e.into_inner());
-        *reader = Some(cx.waker().clone());
-        // A guard may have been dropped between the check and the registration.
-        self.queued() >= MAX_QUEUED
-    }
-}
-
-/// One call counted in a [`Backlog`].
-#[derive(Debug)]
-pub struct Queued {
-    inner: Arc<Shared>,
-}
-
-impl Drop for Queued {
-    fn drop(&mut self) {
-        let before = self.inner.queued.fetch_sub(1, Ordering::Relaxed);
-        if before == MAX_QUEUED {
-            let waker = self
-                .inner
-                .reader
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            if let Some(w) = waker {
-                w.wake();
-            }
-        }
-    }
-}
 
 /// A reader that hands out nothing while the [`Backlog`] is full (but still sees end of file).
 #[derive(Debug)]

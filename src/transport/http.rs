@@ -1,0 +1,188 @@
+//! Serving MCP over Streamable HTTP: `POST /mcp` (stateless) and `GET /healthz`, for a team.
+//!
+//! No session state: every request is served on its own (rmcp's `legacy_session_mode = false`),
+//! so any number of instances can run behind any load balancer with nothing shared between
+//! them. Older clients still `initialize` first; the answer is computed and nothing is kept.
+//! A call that reports progress answers as an SSE stream (progress, then the result); one that
+//! does not answers plain JSON.
+//!
+//! A request to `/mcp` passes, outermost first: the token check ([`auth`]), the cap on calls in
+//! flight ([`limits`]), the body's size and JSON check ([`body`]), then rmcp, which checks Host
+//! ([`host`]) and Origin ([`origin`]) before any tool runs. `/healthz` ([`health`]) skips them
+//! all. Connections are served by hyper directly, for its header timeout (which also closes idle
+//! keep-alive connections) and a graceful stop per connection; on SIGTERM or SIGINT the
+//! listener closes, calls in flight get [`GRACE`] to finish, the rest are cut short with an
+//! answer that says so, and the process exits 0.
+
+mod auth;
+mod body;
+mod health;
+mod host;
+mod limits;
+mod origin;
+mod settings;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use auth::Tokens;
+pub use settings::{HttpArgs, StartError};
+
+use super::shutdown;
+use crate::api::BatchesClient;
+use crate::config::{Config, ToolSettings};
+use crate::server::BatchServer;
+
+/// How long calls in flight may take to finish after SIGTERM before they are cut short.
+pub const GRACE: Duration = Duration::from_secs(5);
+/// How long, after that, the cut-short answers have to reach their clients.
+const FLUSH: Duration = Duration::from_secs(1);
+
+/// Serves until SIGTERM or SIGINT. Fails only at start (bad address, no token where one is
+/// needed, port taken); `ready` is told the bound address once the server accepts connections.
+pub async fn serve(
+    args: &HttpArgs,
+    config: Config,
+    tools: &ToolSettings,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), StartError> {
+    let requested = args.addr.as_deref().unwrap_or("127.0.0.1:8000");
+    let addr = settings::resolve(requested).await?;
+    settings::check_exposure(addr, args)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: requested.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind {
+        addr: requested.to_owned(),
+        reason: e.to_string(),
+    })?;
+
+    let client = BatchesClient::new(&config);
+    if let Err(e) = client.ready() {
+        // Serve anyway, as stdio does: each tool call answers with this.
+        tracing::warn!(base_url = %config.base_url, "serving, but no request can be sent: {e}");
+    }
+    // Calls end at once when this is cancelled (after the grace period).
+    let calls_stop = CancellationToken::new();
+    // One server, cloned for each request: the client inside (and so the upstream connection
+    // pool and its cap on requests in flight) is shared by all of them.
+    let prototype = BatchServer::new(client)
+        .read_only(tools.read_only)
+        .with_shutdown(calls_stop.clone());
+    let rmcp_stop = CancellationToken::new();
+    let mcp_config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_max_request_body_bytes(body::MAX_BODY_BYTES)
+        .with_cancellation_token(rmcp_stop.clone());
+    let mcp_config = host::apply(mcp_config, &args.allowed_hosts);
+    let mcp_config = origin::apply(mcp_config, &args.allowed_origins);
+    let mcp = StreamableHttpService::new(
+        move || Ok(prototype.clone()),
+        Arc::new(NeverSessionManager::default()),
+        mcp_config,
+    );
+
+    let idle = Duration::from_secs(args.idle_timeout_secs);
+    let mut router = Router::new()
+        .route_service("/mcp", mcp)
+        .route_layer(from_fn_with_state(body::BodyTimeout(idle), body::check))
+        .route_layer(from_fn_with_state(
+            limits::InFlight::new(args.max_in_flight),
+            limits::cap,
+        ));
+    let tokens = args.tokens.clone().unwrap_or_default();
+    if !tokens.is_empty() {
+        router = router.route_layer(from_fn_with_state(tokens.clone(), auth::require_token));
+    }
+    let router = router.route("/healthz", get(health::healthz));
+
+    // Tokens are counted, never shown.
+    tracing::info!(
+        url = %format!("http://{addr}/mcp"),
+        tokens = tokens.len(),
+        read_only = tools.read_only,
+        extra_allowed_hosts = ?args.allowed_hosts,
+        allowed_origins = ?args.allowed_origins,
+        base_url = %config.base_url,
+        "serving MCP over Streamable HTTP"
+    );
+    ready(addr);
+
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle)
+        .keep_alive(true);
+    let connections = TaskTracker::new();
+    let stop_accepting = CancellationToken::new();
+    let signal = shutdown::signal();
+    tokio::pin!(signal);
+    loop {
+        let (tcp, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait a little rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let conn = http1.serve_connection(TokioIo::new(tcp), service);
+        let stop = stop_accepting.clone();
+        connections.spawn(async move {
+            tokio::pin!(conn);
+            tokio::select! {
+                served = conn.as_mut() => {
+                    if let Err(e) = served { tracing::debug!("connection ended: {e}"); }
+                    return;
+                }
+                () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+    }
+
+    drop(listener);
+    stop_accepting.cancel();
+    connections.close();
+    tracing::info!(
+        connections = connections.len(),
+        "stopped accepting; letting calls in flight finish"
+    );
+    if tokio::time::timeout(GRACE, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::info!("grace period over: cutting short the calls still in flight");
+        calls_stop.cancel();
+        if tokio::time::timeout(FLUSH, connections.wait())
+            .await
+            .is_err()
+        {
+            rmcp_stop.cancel();
+            let _ = tokio::time::timeout(FLUSH, connections.wait()).await;
+        }
+    }
+    Ok(())
+}

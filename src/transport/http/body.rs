@@ -1,0 +1,245 @@
+//! Request bodies: at most [`MAX_BODY_BYTES`], read within the idle timeout, and JSON, or a
+//! JSON-RPC error saying what is wrong.
+//!
+//! rmcp has a body limit of its own (set to the same value), but answers a body that is not
+//! JSON, or JSON that is not a JSON-RPC message, with `415 Unsupported Media Type` and plain text.
+//! JSON-RPC says a parse error is `-32700` and a message of the wrong shape `-32600`, and the
+//! Streamable HTTP transport says a message the server cannot accept gets an HTTP error status
+//! (400) whose body may be a JSON-RPC error without an id: that is what a client gets here. A
+//! body with another content type is left to rmcp, which answers 415, as it should.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
+use serde::de::IgnoredAny;
+
+/// Largest request body: a `tools/call` is a few hundred bytes; a bulk cancel of thousands of
+/// IDs is well under this.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long a client may take to send a body (a slow sender holds a connection and memory).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// The middleware (for `POST` with a JSON content type; anything else passes untouched).
+pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST || !is_json(&request) {
+        return next.run(request).await;
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match tokio::time::timeout(timeout.0, read_limited(body)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(Unread::TooLarge)) => return too_large(),
+        Ok(Err(Unread::Failed)) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: the body could not be read.",
+            );
+        }
+        Err(_) => {
+            return plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request Timeout: the body did not arrive in time.",
+            );
+        }
+    };
+    if let Err(e) = serde_json::from_slice::<IgnoredAny>(&bytes) {
+        return jsonrpc_error(-32700, &format!("Parse error: the body is not JSON ({e})."));
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    // The content type is JSON and the JSON parsed, so rmcp's 415 can only mean that it is not
+    // a JSON-RPC message it knows.
+    if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return jsonrpc_error(
+            -32600,
+            "Invalid Request: the body is JSON but not a JSON-RPC 2.0 request, notification or \
+             response that MCP defines.",
+        );
+    }
+    response
+}
+
+fn is_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+enum Unread {
+    TooLarge,
+    Failed,
+}
+
+/// Reads the body, giving up as soon as it passes [`MAX_BODY_BYTES`] (whatever
+/// `Content-Length` said, or with chunked encoding).
+async fn read_limited(body: Body) -> Result<Bytes, Unread> {
+    let mut stream = body.into_data_stream();
+    let mut first: Option<Bytes> = None;
+    let mut more: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Unread::Failed)?;
+        let so_far = first.as_ref().map_or(0, Bytes::len) + more.len();
+        if so_far + chunk.len() > MAX_BODY_BYTES {
+            return Err(Unread::TooLarge);
+        }
+        // Most bodies arrive in one chunk: keep it as it is, without a copy.
+        match &first {
+            None if more.is_empty() => first = Some(chunk),
+            _ => {
+                if let Some(f) = first.take() {
+                    more.extend_from_slice(&f);
+                }
+                more.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| Bytes::from(more)))
+}
+
+fn too_large() -> Response {
+    plain(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Payload Too Large: a request body may be at most 1 MiB.",
+    )
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// 400 with a JSON-RPC error and no id (the request's id could not be read).
+fn jsonrpc_error(code: i32, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message },
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    /// Stands in for rmcp: echoes the body, or answers 415 to what is not a JSON object with
+    /// "jsonrpc" (as rmcp does to what does not deserialize as a JSON-RPC message).
+    async fn inner(body: Bytes) -> Response {
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if v.get("jsonrpc").is_none() {
+            return StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response();
+        }
+        body.into_response()
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route("/", post(inner))
+            .route_layer(axum::middleware::from_fn_with_state(
+                BodyTimeout(Duration::from_secs(5)),
+                check,
+            ))
+    }
+
+    async fn send(content_type: &str, body: impl Into<Body>) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap();
+        let r = app().oneshot(req).await.unwrap();
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_parse_error() {
+        let (status, body) = send("application/json", "{\"jsonrpc\":").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], -32700);
+        assert!(body["id"].is_null());
+    }
+
+    #[tokio::test]
+    async fn json_that_is_not_json_rpc_is_an_invalid_request() {
+        let (status, body) = send("application/json; charset=utf-8", "[1,2]").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], -32600);
+    }
+
+    #[tokio::test]
+    async fn a_good_message_passes_whole() {
+        let msg = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        let (status, body) = send("application/json", msg).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["method"], "ping");
+    }
+
+    #[tokio::test]
+    async fn too_large_is_413_even_when_chunked() {
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        let chunks: Vec<Result<Bytes, std::io::Error>> = big
+            .chunks(64 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let (status, _) = send(
+            "application/json",
+            Body::from_stream(futures::stream::iter(chunks)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn other_content_types_are_left_to_rmcp() {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from("hello"))
+            .unwrap();
+        let r = app().oneshot(req).await.unwrap();
+        // `inner` stands in for rmcp here; the middleware did not touch the request.
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+}
