@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{call, is_error, spawn, structured, text};
+use common::{MiniMode, MiniUpstream, call, is_error, spawn, structured, text};
 use msgbatch_mcp::simulator::{self, RunningSimulator, SimConfig};
 use serde_json::{Value, json};
 
@@ -96,10 +96,13 @@ async fn wait_seconds_follows_the_cancel_to_ended_with_progress() {
     assert!(s["ended_at"].is_string() && s["results_url"].is_string());
     let counts = &s["request_counts"];
     assert_eq!(counts["processing"], 0);
-    assert!(counts["canceled"].as_u64().unwrap_or(0) > 0, "{counts}");
+    assert!(
+        counts["canceled"].as_u64().expect("a count") > 0,
+        "{counts}"
+    );
     let total: u64 = ["succeeded", "errored", "canceled", "expired"]
         .iter()
-        .map(|k| counts[k].as_u64().unwrap_or(0))
+        .map(|k| counts[k].as_u64().expect("a count"))
         .sum();
     assert_eq!(total, 400);
     let note = s["note"].as_str().unwrap_or("");
@@ -274,18 +277,38 @@ async fn refused_ids_and_arguments_send_nothing_upstream() {
     client.cancel().await.ok();
 }
 
+/// A base URL that is not loopback by its name but reaches a local upstream (an IPv4-mapped
+/// IPv6 address), so that "nothing was sent" is observed where it would have arrived.
 #[tokio::test]
 async fn no_key_for_a_remote_api_is_refused_before_sending() {
-    let (client, _) = spawn("https://api.anthropic.com/v1", &[]).await;
-    let result = call(
-        &client,
-        "cancel_message_batch",
-        json!({ "message_batch_id": "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF" }),
-    )
-    .await;
+    let up = MiniUpstream::start(MiniMode::Echo).await;
+    let port = up
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next())
+        .expect("port");
+    let remote = format!("http://[::ffff:127.0.0.1]:{port}/v1");
+    let args = json!({ "message_batch_id": "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF" });
+    let (client, _) = spawn(&remote, &[("MSGBATCH_ALLOW_INSECURE", "1")]).await;
+    let result = call(&client, "cancel_message_batch", args.clone()).await;
     assert!(is_error(&result));
     let t = text(&result);
     assert!(t.contains("ANTHROPIC_API_KEY is not set"), "{t}");
     assert!(t.contains("nothing was sent"), "{t}");
+    assert_eq!(up.connections(), 0, "a request left without a key");
+    client.cancel().await.ok();
+    // The same URL with a key does reach the upstream: the count above could have moved.
+    let (client, _) = spawn(
+        &remote,
+        &[
+            ("MSGBATCH_ALLOW_INSECURE", "1"),
+            ("ANTHROPIC_API_KEY", "sk-ant-test"),
+        ],
+    )
+    .await;
+    let result = call(&client, "cancel_message_batch", args).await;
+    assert!(!is_error(&result), "{}", text(&result));
+    assert_eq!(up.requests(), 1);
     client.cancel().await.ok();
 }

@@ -29,12 +29,7 @@ async fn canceling_forever() -> MockServer {
 }
 
 async fn count(up: &MockServer, verb: &str) -> usize {
-    up.received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == verb)
-        .count()
+    hits_by(up, verb).await
 }
 
 /// Polls `cond` every 20 ms for up to `within`.
@@ -49,35 +44,58 @@ async fn eventually(within: Duration, mut cond: impl AsyncFnMut() -> bool) -> bo
     false
 }
 
-#[tokio::test]
-async fn a_client_cancel_stops_the_wait_loop_and_the_server_serves_on() {
-    let up = canceling_forever().await;
-    let (client, _) = spawn(&base(&up), &[]).await;
-    let args = json!({"message_batch_id": ID, "wait_seconds": 120});
+/// Polls of `id` the upstream has received.
+async fn polls(up: &MockServer, id: &str) -> usize {
+    received(up)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "GET" && id_in_path(r.url.path()) == Some(id))
+        .count()
+}
+
+/// Sends a `cancel_message_batch` with a long wait for `id`, as a call that can be cancelled.
+async fn waiting_cancel(
+    client: &Client,
+    id: &str,
+) -> rmcp::service::RequestHandle<rmcp::RoleClient> {
+    let args = json!({"message_batch_id": id, "wait_seconds": 120});
     let params = CallToolRequestParams::new("cancel_message_batch")
         .with_arguments(args.as_object().unwrap().clone());
-    let handle = client
+    client
         .peer()
         .send_cancellable_request(
             ClientRequest::CallToolRequest(CallToolRequest::new(params)),
             PeerRequestOptions::no_options(),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A client cancel stops the wait loop. Seen against a witness: a second wait, started after
+/// the cancel and left running, polls twice (at 1 s and 3 s after its start); the cancelled
+/// wait's second poll was due 2 s after its first, so before the witness's second poll. Both
+/// run in the same server, so a slow machine delays them alike: no sleep decides the outcome.
+#[tokio::test]
+async fn a_client_cancel_stops_the_wait_loop_and_the_server_serves_on() {
+    const WITNESS: &str = "msgbatch_01WitnessOfTheWait00000";
+    let up = canceling_forever().await;
+    let (client, _) = spawn(&base(&up), &[]).await;
+    let handle = waiting_cancel(&client, ID).await;
     // The wait loop is running once the first poll arrives (1 s after the cancel).
-    assert!(
-        eventually(Duration::from_secs(20), async || count(&up, "GET").await
-            >= 1)
-        .await
-    );
+    assert!(eventually(Duration::from_secs(20), async || polls(&up, ID).await >= 1).await);
     handle
         .cancel(Some("user pressed stop".into()))
         .await
         .unwrap();
-    let polls = count(&up, "GET").await;
-    // Uncancelled, the next polls come 2 s and 6 s later.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    assert_eq!(count(&up, "GET").await, polls, "the wait loop kept polling");
+    let before = polls(&up, ID).await;
+    let _witness = waiting_cancel(&client, WITNESS).await;
+    assert!(
+        eventually(Duration::from_secs(60), async || polls(&up, WITNESS).await
+            >= 2)
+        .await,
+        "the witness's wait did not poll twice"
+    );
+    assert_eq!(polls(&up, ID).await, before, "the wait loop kept polling");
     let batch = still_serving(&client, ID).await;
     assert_eq!(batch["processing_status"], "canceling");
 }

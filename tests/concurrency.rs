@@ -2,7 +2,8 @@
 //!
 //! Every call is answered, with its own batch (the upstream echoes the ID from the path, so a
 //! crossed answer would show), none lost; and the server keeps to one HTTP client whose
-//! connections are reused: about as many connections as requests allowed in flight (32).
+//! connections are reused: never more requests in flight than the cap (16), and about as many
+//! connections.
 
 mod common;
 
@@ -62,9 +63,13 @@ async fn a_thousand_concurrent_calls_each_get_their_own_batch() {
     assert_eq!(structured(&r)["id"], ID);
 }
 
+/// The cap on requests in flight (`MAX_IN_FLIGHT` in src/api/client.rs).
+const CAP: usize = 16;
+
 #[tokio::test]
-async fn a_thousand_calls_share_a_few_dozen_kept_alive_connections() {
-    let up = MiniUpstream::start(MiniMode::Echo).await;
+async fn a_thousand_calls_keep_to_the_cap_and_share_kept_alive_connections() {
+    // Each answer takes 20 ms, so that calls overlap at the upstream and the cap is reached.
+    let up = MiniUpstream::start(MiniMode::EchoAfter(20)).await;
     let (client, _) = spawn(&up.url, &[]).await;
     let calls = (0..CALLS).map(|n| {
         let client = &client;
@@ -83,13 +88,14 @@ async fn a_thousand_calls_share_a_few_dozen_kept_alive_connections() {
         assert_eq!(structured(&r)["id"], id_for(n));
     }
     assert_eq!(up.requests(), CALLS);
-    // At most 32 requests are in flight, so about 32 connections serve all 1,000. The bound
-    // is not exact: hyper races a new connection against waiting for one to come back to
-    // the pool, so a returning connection can lose to a fresh one (33 is typical). Without
-    // reuse this would be 1,000; without the in-flight bound, hundreds.
+    // Exactly the cap: never more at once, and reached (1,000 calls were waiting).
+    assert_eq!(up.max_in_flight(), CAP);
+    // About one connection per request in flight. Not exact: hyper races a new connection
+    // against waiting for one to come back to the pool, so a returning connection can lose to
+    // a fresh one. Without reuse this would be 1,000; without the cap, hundreds.
     let connections = up.connections();
     assert!(
-        (1..=64).contains(&connections),
+        (CAP..=2 * CAP).contains(&connections),
         "{connections} connections for {CALLS} requests"
     );
     // Sequential calls afterwards reuse what is already open.

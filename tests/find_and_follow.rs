@@ -122,7 +122,7 @@ async fn get_explains_each_state() {
         ([127, 0, 0, 1], 0).into(),
         SimConfig {
             request_time: Duration::from_millis(200),
-            cancel_delay: Duration::from_millis(300),
+            cancel_delay: Duration::from_secs(3),
             seed: false,
             ..SimConfig::default()
         },
@@ -144,18 +144,30 @@ async fn get_explains_each_state() {
         "{s}"
     );
 
-    call(&client, "cancel_message_batch", args.clone()).await;
+    // The cancel's own answer: canceling, with the not-immediate note.
+    let canceled = call(&client, "cancel_message_batch", args.clone()).await;
+    assert!(!is_error(&canceled), "{}", text(&canceled));
+    let s = structured(&canceled);
+    assert_eq!(s["processing_status"], "canceling", "{s}");
+    assert!(
+        s["note"]
+            .as_str()
+            .expect("a note")
+            .contains("not immediate"),
+        "{s}"
+    );
+    // Fetched while canceling (it stays so for 3 s after the cancel): a cancel was asked.
     let canceling = call(&client, "get_message_batch", args.clone()).await;
-    let note = structured(&canceling)["note"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
-    if structured(&canceling)["processing_status"] == "canceling" {
-        assert!(note.contains("not immediate"), "{note}");
-    }
+    let s = structured(&canceling);
+    assert_eq!(s["processing_status"], "canceling", "{s}");
+    let note = s["note"].as_str().expect("a note");
+    assert!(note.starts_with("A cancel was asked at "), "{note}");
+    assert!(note.contains("not immediate"), "{note}");
 
+    // Then it ends: follow it the way an agent would, until the API says so.
     let mut last = Value::Null;
-    for _ in 0..100 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let got = call(&client, "get_message_batch", args.clone()).await;
         last = structured(&got).clone();
         if last["processing_status"] == "ended" {

@@ -4,11 +4,11 @@
 //! (`MSGBATCH_MAX_RETRIES`, default 2), that `x-should-retry` overrides the status, that
 //! `retry-after` / `retry-after-ms` are honoured, that a wait never runs past the call's
 //! deadline, and that each attempt leaves one debug log line. Attempt counts are what wiremock
-//! received; waits are checked with lower bounds only.
+//! received; waits are what the server chose, read from its debug log (never the clock).
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -72,21 +72,53 @@ async fn a_529_overloaded_then_200_is_retried_and_succeeds() {
     assert_eq!(hits(&up).await, 2);
 }
 
+/// One cancel over raw stdio with the client's debug log: the answer, the waits (ms) the
+/// client chose before each retry, and its per-attempt log lines. Waits are read from what the
+/// server decided, not from the clock, so a slow machine cannot fail these tests.
+async fn cancel_logged(
+    url: &str,
+    env: &[(&str, &str)],
+) -> (serde_json::Value, Vec<u64>, Vec<String>) {
+    let mut env = env.to_vec();
+    env.push(("RUST_LOG", "msgbatch_mcp=debug"));
+    let mut s = RawServer::start(url, &env).await;
+    let answer = s
+        .call(1, "cancel_message_batch", json!({"message_batch_id": ID}))
+        .await;
+    s.close_stdin();
+    s.wait_exit(Duration::from_secs(30)).await.expect("exits");
+    let log = s.stderr_text();
+    let waits = log
+        .lines()
+        .filter(|l| l.contains("msgbatch_mcp::api::client") && l.contains(" retrying"))
+        .map(|l| {
+            l.split("wait_ms=")
+                .nth(1)
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no wait_ms in {l}"))
+        })
+        .collect();
+    let attempts = log
+        .lines()
+        .filter(|l| l.contains("msgbatch_mcp::api::client") && l.contains(" request "))
+        .map(str::to_owned)
+        .collect();
+    (answer, waits, attempts)
+}
+
 #[tokio::test]
-async fn a_429_with_retry_after_1_waits_at_least_a_second() {
+async fn a_429_with_retry_after_1_waits_the_second_it_asked() {
     let up = failing_then_ok(
         ResponseTemplate::new(429).insert_header("retry-after", "1"),
         1,
     )
     .await;
-    let (client, _) = spawn(&base(&up), &[]).await;
-    let started = Instant::now();
-    let r = cancel(&client).await;
-    let elapsed = started.elapsed();
-    assert!(!is_error(&r), "{}", text(&r));
+    let (answer, waits, _) = cancel_logged(&base(&up), &[]).await;
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
     assert_eq!(hits(&up).await, 2);
-    // Our own first backoff is at most 0.5 s: only the header explains a wait this long.
-    assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+    // Our own first backoff is at most 500 ms: only the header explains 1000.
+    assert_eq!(waits, [1000]);
 }
 
 #[tokio::test]
@@ -94,31 +126,50 @@ async fn retry_after_ms_wins_over_retry_after() {
     let up = failing_then_ok(
         ResponseTemplate::new(503)
             .insert_header("retry-after-ms", "1200")
-            .insert_header("retry-after", "0"),
+            .insert_header("retry-after", "7"),
         1,
     )
     .await;
-    let (client, _) = spawn(&base(&up), &[]).await;
-    let started = Instant::now();
-    let r = cancel(&client).await;
-    assert!(!is_error(&r), "{}", text(&r));
-    assert!(started.elapsed() >= Duration::from_millis(1150));
+    let (answer, waits, _) = cancel_logged(&base(&up), &[]).await;
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+    assert_eq!(hits(&up).await, 2);
+    assert_eq!(waits, [1200]);
+}
+
+/// Answers 503 with `retry-after` as an HTTP date 3 s after the moment it answers (not a date
+/// taken before the server started, which a slow start could put in the past).
+struct DateRetryAfter;
+
+impl wiremock::Respond for DateRetryAfter {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let at = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
+        ResponseTemplate::new(503).insert_header("retry-after", at)
+    }
 }
 
 #[tokio::test]
 async fn retry_after_as_an_http_date_is_honoured() {
-    let at = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    let up = failing_then_ok(
-        ResponseTemplate::new(503).insert_header("retry-after", at),
-        1,
-    )
-    .await;
-    let (client, _) = spawn(&base(&up), &[]).await;
-    let started = Instant::now();
-    let r = cancel(&client).await;
-    assert!(!is_error(&r), "{}", text(&r));
-    // HTTP dates have whole seconds: the wait is between 1 and 2 s.
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let up = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CANCEL))
+        .respond_with(DateRetryAfter)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&up)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CANCEL))
+        .respond_with(ResponseTemplate::new(200).set_body_json(batch_json(ID, "canceling")))
+        .with_priority(2)
+        .mount(&up)
+        .await;
+    let (answer, waits, _) = cancel_logged(&base(&up), &[]).await;
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+    assert_eq!(hits(&up).await, 2);
+    // HTTP dates have whole seconds: the date is 2 to 3 s ahead when sent. Anything over our
+    // own backoff's 500 ms is the header's doing.
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!((600..=3000).contains(&waits[0]), "{waits:?}");
 }
 
 #[tokio::test]
@@ -226,15 +277,19 @@ async fn the_sdk_status_rules() {
 #[tokio::test]
 async fn connection_errors_are_retried_and_name_the_url() {
     let url = format!("http://127.0.0.1:{}/v1", closed_port());
-    let (client, _) = spawn(&url, &[("MSGBATCH_MAX_RETRIES", "1")]).await;
-    let started = Instant::now();
-    let r = cancel(&client).await;
-    let t = text(&r);
-    assert!(is_error(&r));
+    let (answer, waits, attempts) = cancel_logged(&url, &[("MSGBATCH_MAX_RETRIES", "1")]).await;
+    let t = raw_text(&answer);
+    assert_eq!(answer["result"]["isError"], json!(true), "{answer}");
     assert!(t.contains(&format!("could not connect to {url}")), "{t}");
     assert!(t.contains("MSGBATCH_API_URL"), "{t}");
-    // One backoff (at least 0.375 s) happened: the refused connection was tried twice.
-    assert!(started.elapsed() >= Duration::from_millis(370));
+    // The refused connection was tried twice, with one backoff between.
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert!(attempts[0].contains("attempt=1") && attempts[1].contains("attempt=2"));
+    assert!(
+        attempts.iter().all(|l| l.contains("refused")),
+        "{attempts:?}"
+    );
+    assert_eq!(waits.len(), 1, "{waits:?}");
 }
 
 /// While waiting for `ended`, a server-asked wait that would end past the caller's deadline is

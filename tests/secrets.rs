@@ -110,7 +110,23 @@ async fn the_key_is_sent_upstream_but_never_logged_or_answered() {
                    "arguments": {"message_batch_id": waited, "wait_seconds": 30}}
     }))
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Cancel it once its first poll has landed, so the log holds a poll and a cancelled call.
+    let polled = async {
+        loop {
+            let polls = received(&up)
+                .await
+                .iter()
+                .filter(|r| r.method.as_str() == "GET" && r.url.path() == path_for(waited))
+                .count();
+            if polls >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), polled)
+        .await
+        .expect("the wait's first poll reached the upstream");
     s.send(
         &json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                    "params": {"requestId": 50}}),

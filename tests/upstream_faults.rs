@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -159,7 +159,6 @@ async fn a_hanging_upstream_times_out_naming_the_url_and_the_server_keeps_servin
         ],
     )
     .await;
-    let started = Instant::now();
     let r = cancel(&client).await;
     let t = text(&r);
     assert!(is_error(&r));
@@ -173,9 +172,8 @@ async fn a_hanging_upstream_times_out_naming_the_url_and_the_server_keeps_servin
     );
     assert!(t.contains("MSGBATCH_TIMEOUT_SECS"), "{t}");
     assert!(t.contains("may or may not have reached"), "{t}");
+    // Both attempts timed out: the upstream saw two requests, and the text says two attempts.
     assert_eq!(hits(&up).await, 2);
-    // Two attempts of 1 s each, plus a backoff.
-    assert!(started.elapsed() >= Duration::from_millis(2300));
     still_serving(&client, OTHER).await;
 }
 
@@ -204,8 +202,9 @@ async fn an_endless_chunked_body_is_cut_off_at_the_cap() {
     assert!(is_error(&r));
     assert!(t.contains("larger than 8388608 bytes"), "{t}");
     assert_eq!(up.requests(), 1);
-    // The client hung up: the upstream's writes failed soon after the cap.
-    for _ in 0..100 {
+    // The client hung up: the upstream's writes fail soon after the cap (waited for up to
+    // 60 s, so that a loaded machine is not mistaken for a client that kept reading).
+    for _ in 0..1200 {
         if up.closed_by_client() > 0 {
             break;
         }
@@ -332,15 +331,19 @@ async fn a_failed_tls_handshake_names_the_url() {
 }
 
 /// A refused cancel is followed by a fetch of the batch, to say whether it already ended; that
-/// fetch shares the call's bound (attempts x timeout + backoff) instead of getting its own.
-/// Here the cancel's two 409s use 1.4 s of the 2.5 s bound, so the hanging fetch gets one
-/// attempt, not two, and the person reads the cancel's own error.
+/// fetch shares the call's bound (attempts x timeout + backoff, here 2 x 2 s + 0.5 s = 4.5 s)
+/// instead of getting its own. The cancel's two 409s use 2.3 s of it (the asked wait), so the
+/// hanging fetch gets one attempt, cut at the bound, where a bound of its own would allow two
+/// (and removing the fetch, none). The person reads the cancel's own error.
+///
+/// Exactly one fetch holds however slow the machine is, up to 2.2 s of delay in the 409s'
+/// round trips (after which no time would be left for the fetch at all).
 #[tokio::test]
 async fn a_refused_cancel_follow_up_stays_within_the_calls_bound() {
     let up = MockServer::start().await;
     Mock::given(path(CANCEL))
         .respond_with(
-            api_error(409, "conflict_error", "conflict").insert_header("retry-after-ms", "1400"),
+            api_error(409, "conflict_error", "conflict").insert_header("retry-after-ms", "2300"),
         )
         .mount(&up)
         .await;
@@ -355,7 +358,7 @@ async fn a_refused_cancel_follow_up_stays_within_the_calls_bound() {
     let (client, _) = spawn(
         &base(&up),
         &[
-            ("MSGBATCH_TIMEOUT_SECS", "1"),
+            ("MSGBATCH_TIMEOUT_SECS", "2"),
             ("MSGBATCH_MAX_RETRIES", "1"),
         ],
     )
@@ -365,12 +368,10 @@ async fn a_refused_cancel_follow_up_stays_within_the_calls_bound() {
     assert!(is_error(&r));
     assert!(t.contains("HTTP 409 conflict_error"), "{t}");
     assert!(t.contains("2 attempts"), "{t}");
-    let seen = up.received_requests().await.unwrap();
-    let cancels = seen.iter().filter(|q| q.method.as_str() == "POST").count();
-    let fetches = seen.iter().filter(|q| q.method.as_str() == "GET").count();
-    assert_eq!(cancels, 2);
-    assert!(
-        fetches <= 1,
-        "{fetches} fetches: the follow-up ran past the call's bound"
+    assert_eq!(hits_by(&up, "POST").await, 2);
+    assert_eq!(
+        hits_by(&up, "GET").await,
+        1,
+        "the follow-up fetch ran past the call's bound, or did not run"
     );
 }

@@ -343,15 +343,24 @@ impl BatchesClient {
 
     fn transport_error(&self, e: &reqwest::Error) -> ApiError {
         let base_url = self.inner.base_url.clone();
+        // reqwest's own text names the URL; our own says it once, with the root cause.
+        // A connection that could not be made within `CONNECT_TIMEOUT` is both a connect error
+        // and a timeout: it is the former ("could not connect ... timed out"), not "no answer
+        // within MSGBATCH_TIMEOUT_SECS", which would name a bound that was never reached.
+        if e.is_connect() {
+            let detail = if e.is_timeout() {
+                format!("no connection within {} s", CONNECT_TIMEOUT.as_secs())
+            } else {
+                root_cause(e)
+            };
+            return ApiError::Connect { base_url, detail };
+        }
         if e.is_timeout() {
             return self.timeout_error();
         }
-        // reqwest's own text names the URL; our own says it once, with the root cause.
-        let detail = root_cause(e);
-        if e.is_connect() {
-            ApiError::Connect { base_url, detail }
-        } else {
-            ApiError::Transport { base_url, detail }
+        ApiError::Transport {
+            base_url,
+            detail: root_cause(e),
         }
     }
 }

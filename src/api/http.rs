@@ -33,6 +33,15 @@ pub struct Http {
 impl Http {
     /// Starts building the client for `config` (see the module doc).
     pub fn start(config: &Config) -> Self {
+        Self::start_with(config, build)
+    }
+
+    /// As [`Http::start`], with the function that builds the client given (a test can hold
+    /// the build back, to see a request wait for it).
+    fn start_with<F>(config: &Config, build: F) -> Self
+    where
+        F: Fn(&Config) -> Result<reqwest::Client, ApiError> + Clone + Send + 'static,
+    {
         let (tx, built) = watch::channel(None);
         if config.base_url.is_https() {
             let config = config.clone();
@@ -103,23 +112,54 @@ fn build(config: &Config) -> Result<reqwest::Client, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
     use crate::config::ApiSettings;
 
-    #[tokio::test]
-    async fn http_and_https_clients_are_built() {
-        for url in ["http://127.0.0.1:9/v1", "https://api.anthropic.com/v1"] {
-            let settings = ApiSettings {
-                api_url: url.to_owned(),
-                api_key: Some(crate::secret::ApiKey::new("k")),
-                ..ApiSettings::default()
-            };
-            let http = Http::start(&settings.resolve());
-            // A machine without CA roots cannot build the https client; it must say so.
-            match http.get().await {
-                Ok(_) => assert!(http.failed().is_none()),
-                Err(e) => assert!(e.to_string().contains("HTTP client"), "{e}"),
-            }
+    fn config(url: &str) -> Config {
+        ApiSettings {
+            api_url: url.to_owned(),
+            api_key: Some(crate::secret::ApiKey::new("k")),
+            ..ApiSettings::default()
         }
+        .resolve()
+    }
+
+    /// An http client loads no roots, so it builds on any machine, at once. (What the https
+    /// one can do depends on the roots it is given: tests/https.rs gives it a test CA, another
+    /// CA, and none.)
+    #[tokio::test]
+    async fn an_http_client_is_built_at_once() {
+        let http = Http::start(&config("http://127.0.0.1:9/v1"));
+        assert!(http.built.borrow().is_some(), "built before start returned");
+        assert!(http.get().await.is_ok());
+        assert!(http.failed().is_none());
+    }
+
+    /// For https the client is built on another thread; a request made before it is ready
+    /// waits for it, and then gets it (rather than failing, or building a second one).
+    #[tokio::test]
+    async fn the_first_request_waits_for_the_https_client_being_built() {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let builds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = builds.clone();
+        let plain = config("http://127.0.0.1:9/v1");
+        let http = Http::start_with(&config("https://127.0.0.1:9/v1"), move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = gate.lock().map(|g| g.recv());
+            build(&plain)
+        });
+        assert!(http.failed().is_none());
+        let mut first = Box::pin(http.get());
+        assert!(
+            futures::poll!(&mut first).is_pending(),
+            "answered before the client was built"
+        );
+        release.send(()).unwrap();
+        assert!(first.await.is_ok());
+        assert!(http.get().await.is_ok());
+        assert_eq!(builds.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

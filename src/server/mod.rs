@@ -264,17 +264,21 @@ impl BatchServer {
     }
 }
 
-/// What one cancel came to. Both cancel tools start from it, so that they read the API's
-/// answers the same way; each then words it for its own answer.
+/// What one cancel came to, read by the batch's state rather than by the form of the API's
+/// answer: what the API answers to a cancel of a batch that is already canceling or ended is
+/// not documented, so each answer it could give is mapped here (tests/cancel_answers.rs). Both
+/// cancel tools start from it, so that they read the API's answers the same way; each then words
+/// it for its own answer.
 #[derive(Debug)]
 pub(crate) enum Cancel {
-    /// The API accepted the cancel and answered with the batch: `canceling`, or `ended` when
-    /// it had already ended.
+    /// The API accepted the cancel and answered with the batch: `canceling`, still
+    /// `in_progress`, or `ended` after a cancel (this one or an earlier one).
     Accepted(MessageBatch),
-    /// The API refused, and the batch turned out to be `canceling`: an earlier cancel went
-    /// through.
+    /// The API refused (400 or 409), and the batch turned out to be `canceling`: an earlier
+    /// cancel went through, which is what was asked.
     AlreadyCanceling(MessageBatch),
-    /// The API refused, and the batch turned out to have ended: nothing to cancel.
+    /// The batch had ended before any cancel: refused (400 or 409) and then found `ended`, or
+    /// answered 200 `ended` with no `cancel_initiated_at`. Nothing to cancel.
     AlreadyEnded(MessageBatch),
     /// The cancel failed, for this reason.
     Failed(ApiError),
@@ -288,8 +292,9 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        let batch = match self.cancel_once(id).await {
-            Cancel::Accepted(b) | Cancel::AlreadyCanceling(b) => b,
+        let (batch, refused) = match self.cancel_once(id).await {
+            Cancel::Accepted(b) => (b, false),
+            Cancel::AlreadyCanceling(b) => (b, true),
             Cancel::AlreadyEnded(batch) => {
                 let report = BatchReport::new(batch, Context::Get);
                 return error_result(format!(
@@ -299,8 +304,20 @@ impl BatchServer {
             }
             Cancel::Failed(e) => return self.api_error(Operation::Cancel(id.as_str()), &e),
         };
+        // A refusal while canceling reads as the cancel under way that it is, and says so.
+        let report = |b, context| {
+            let mut report = BatchReport::new(b, context);
+            if refused {
+                report.note.insert_str(
+                    0,
+                    "The API refused this cancel because one is already under way: the batch \
+                     is `canceling`. ",
+                );
+            }
+            batch_result(report)
+        };
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
-            return batch_result(BatchReport::new(batch, Context::Canceled));
+            return report(batch, Context::Canceled);
         }
         // Held until the wait ends (or the call is dropped); none left: answer now, saying so.
         let Some(_slot) = self.waits.try_begin() else {
@@ -314,12 +331,12 @@ impl BatchServer {
         // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
         let following = wait::until_ended(&self.client, id, batch, wait, progress.as_ref());
         match Box::pin(following).await {
-            Ok(b) => batch_result(BatchReport::new(
+            Ok(b) => report(
                 b,
                 Context::Waited {
                     seconds: wait_seconds,
                 },
-            )),
+            ),
             // The cancel itself was accepted: explain the failed poll as the fetch it was,
             // not as a cancel that "may or may not have reached the API".
             Err(e) => error_result(format!(
@@ -335,6 +352,13 @@ impl BatchServer {
         // The cancel and the fetch that may explain a refusal stay within one call's worst case.
         let deadline = Instant::now() + self.client.worst_case();
         match self.client.cancel(id).await {
+            // Accepted, but it had ended before any cancel: the cancel changed nothing.
+            Ok(batch)
+                if batch.processing_status == ProcessingStatus::Ended
+                    && batch.cancel_initiated_at.is_none() =>
+            {
+                Cancel::AlreadyEnded(batch)
+            }
             Ok(batch) => {
                 tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
                 Cancel::Accepted(batch)
@@ -344,14 +368,16 @@ impl BatchServer {
         }
     }
 
-    /// A cancel the API refused. A 400 or 409 usually means the batch has already ended: fetch
-    /// it and say so plainly, with its final counts, rather than echo the API's terse message.
-    /// The fetch gives up at `deadline` (the call's own bound): it only improves the message,
-    /// so it must not double the time the call can take.
+    /// A cancel the API refused. A 400 or 409 may mean that the batch is already canceling or
+    /// has ended: fetch it, to answer by its state. Any other refusal, or one for a batch still
+    /// `in_progress`, is the API's error as it is. The fetch gives up at `deadline` (the call's
+    /// own bound): it only improves the answer, so it must not double the time the call can
+    /// take.
     async fn cancel_refused(&self, id: &BatchId, error: ApiError, deadline: Instant) -> Cancel {
         let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
         if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
+            tracing::info!(id = %id, status = %batch.processing_status, error = %error, "cancel refused");
             match batch.processing_status.known() {
                 Some(ProcessingStatus::Ended) => return Cancel::AlreadyEnded(batch),
                 Some(ProcessingStatus::Canceling) => return Cancel::AlreadyCanceling(batch),

@@ -184,7 +184,9 @@ fn ended_note(b: &MessageBatch, context: Context) -> String {
     let c = &b.request_counts;
     let mut out = match context {
         Context::Waited { .. } => "The cancel is complete: the batch has ended. ".to_owned(),
-        Context::Canceled => "The batch had already ended when the cancel arrived. ".to_owned(),
+        // A cancel that found the batch ended before any cancel is answered as an error
+        // (`already_ended` in the server), so here a cancel was asked: this one or an earlier one.
+        Context::Canceled => "The batch has ended. ".to_owned(),
         Context::Get => "Ended: nothing is running any more. ".to_owned(),
     };
     if b.cancel_initiated_at.is_some() {

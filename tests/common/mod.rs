@@ -2,6 +2,8 @@
 //! stdio server and drive it with the rmcp client, the way Claude Code or Claude Desktop would.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
@@ -153,13 +155,27 @@ pub fn base(server: &wiremock::MockServer) -> String {
     format!("{}/v1", server.uri())
 }
 
-/// How many requests `server` has received.
-pub async fn hits(server: &wiremock::MockServer) -> usize {
+/// Every request `server` has received. Fails the test if the server is not recording: a
+/// counter that read 0 then would make every "nothing was sent" assertion pass.
+pub async fn received(server: &wiremock::MockServer) -> Vec<wiremock::Request> {
     server
         .received_requests()
         .await
-        .map(|r| r.len())
-        .unwrap_or(0)
+        .expect("the upstream records requests")
+}
+
+/// How many requests `server` has received.
+pub async fn hits(server: &wiremock::MockServer) -> usize {
+    received(server).await.len()
+}
+
+/// How many `verb` requests `server` has received.
+pub async fn hits_by(server: &wiremock::MockServer, verb: &str) -> usize {
+    received(server)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == verb)
+        .count()
 }
 
 /// A loopback port with nothing listening on it.
@@ -369,6 +385,8 @@ pub fn raw_text(answer: &Value) -> String {
 pub enum MiniMode {
     /// Answers every request on a kept-alive connection with a batch echoing the path's ID.
     Echo,
+    /// As `Echo`, each answer held back this many milliseconds (so requests overlap).
+    EchoAfter(u64),
     /// Reads the request and never answers; notes when the client closes the connection.
     Hang,
     /// Answers 200 with a chunked body (no content-length) that never ends.
@@ -386,6 +404,9 @@ pub struct MiniStats {
     pub closed_by_client: AtomicUsize,
     /// Body bytes written.
     pub bytes_sent: AtomicU64,
+    /// Requests read and not yet answered, now and at most.
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
 }
 
 /// A minimal HTTP/1.1 upstream over a raw socket, for what wiremock cannot show: how many
@@ -428,6 +449,11 @@ impl MiniUpstream {
     pub fn bytes_sent(&self) -> u64 {
         self.stats.bytes_sent.load(Ordering::SeqCst)
     }
+
+    /// The most requests that were waiting for their answer at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.stats.max_in_flight.load(Ordering::SeqCst)
+    }
 }
 
 async fn mini_connection(socket: tokio::net::TcpStream, mode: MiniMode, stats: Arc<MiniStats>) {
@@ -458,9 +484,14 @@ async fn mini_connection(socket: tokio::net::TcpStream, mode: MiniMode, stats: A
             }
         }
         stats.requests.fetch_add(1, Ordering::SeqCst);
+        let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let path = path.unwrap_or_default();
+        if let MiniMode::EchoAfter(ms) = mode {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         match mode {
-            MiniMode::Echo => {
+            MiniMode::Echo | MiniMode::EchoAfter(_) => {
                 let body = batch_json(id_in_path(&path).unwrap_or("none"), "canceling").to_string();
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -474,6 +505,7 @@ async fn mini_connection(socket: tokio::net::TcpStream, mode: MiniMode, stats: A
                 stats
                     .bytes_sent
                     .fetch_add(body.len() as u64, Ordering::SeqCst);
+                stats.in_flight.fetch_sub(1, Ordering::SeqCst);
             }
             MiniMode::Hang => {
                 let mut sink = [0u8; 1024];
