@@ -8,6 +8,8 @@ use msgbatch_mcp::config::{ApiSettings, ToolSettings};
 use msgbatch_mcp::transport::{http, shutdown, stdio};
 use msgbatch_mcp::{demo, logging, simulator, skill};
 
+mod allocator;
+
 const AFTER_HELP: &str = "\
 With no command, serves MCP on stdio. Add it to Claude Code with:
   claude mcp add msgbatch --env ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY \\
