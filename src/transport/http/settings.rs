@@ -58,10 +58,26 @@ pub struct HttpArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub idle_timeout_secs: u64,
 
+    /// Threads serving requests (default: one per CPU this process may use, which honours CPU
+    /// affinity and container CPU limits). 1 serves everything from one thread.
+    #[arg(long = "workers", env = "MSGBATCH_HTTP_WORKERS", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+
     /// Calls (requests to /mcp) served at once; more answer 503 with retry-after.
     #[arg(long = "max-in-flight", default_value_t = super::limits::MAX_IN_FLIGHT, hide = true,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_in_flight: u32,
+}
+
+impl HttpArgs {
+    /// How many threads serve requests: `--workers`, or one per CPU this process may use.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
 }
 
 /// Why `serve --http` does not start. Each text says how to fix it.
@@ -127,6 +143,27 @@ mod tests {
             allow_unauthenticated: allow,
             ..HttpArgs::default()
         }
+    }
+
+    /// `--workers` wins; without it, one per CPU this process may use (at least one).
+    #[test]
+    fn workers_are_as_asked_or_one_per_cpu() {
+        let asked = HttpArgs {
+            workers: Some(3),
+            ..HttpArgs::default()
+        };
+        assert_eq!(asked.worker_threads(), 3);
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(HttpArgs::default().worker_threads(), cpus);
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            http: HttpArgs,
+        }
+        use clap::Parser as _;
+        assert!(Cli::try_parse_from(["serve", "--workers", "0"]).is_err());
+        let parsed = Cli::try_parse_from(["serve", "--workers", "2"]).unwrap();
+        assert_eq!(parsed.http.worker_threads(), 2);
     }
 
     #[test]
