@@ -729,6 +729,9 @@ async fn assert_read_only(client: &Client, up: &wiremock::MockServer) {
             .as_ref()
             .is_some_and(|a| a.read_only_hint == Some(true))
     }));
+    // The prompts would send the agent to the cancel tools: none is offered.
+    let prompts = client.list_all_prompts().await.expect("prompts/list");
+    assert!(prompts.is_empty(), "{prompts:?}");
     let r = call(
         client,
         "cancel_message_batch",

@@ -128,7 +128,8 @@ impl BatchServer {
     }
 
     /// Read-only mode (`MSGBATCH_READ_ONLY`): every tool whose annotations do not say it is
-    /// read-only is neither listed nor callable (a call answers [`read_only_refusal`]). Decided
+    /// read-only is neither listed nor callable (a call answers [`read_only_refusal`]), and
+    /// every prompt that uses one of them is not offered ([`prompts::PROMPT_TOOLS`]). Decided
     /// by the annotation, not by name, so that a tool added later is covered without a change
     /// here: a tool with no `read_only_hint` counts as one that writes, as MCP's default says.
     pub fn read_only(mut self, read_only: bool) -> Self {
@@ -146,6 +147,12 @@ impl BatchServer {
             let router = Arc::make_mut(&mut self.tool_router);
             for name in writers {
                 router.disable_route(name);
+            }
+            let prompts = Arc::make_mut(&mut self.prompt_router);
+            for (prompt, tools) in prompts::PROMPT_TOOLS {
+                if tools.iter().any(|t| router.is_disabled(t)) {
+                    prompts.remove_route(prompt);
+                }
             }
         }
         self
@@ -634,6 +641,8 @@ mod tests {
         assert_eq!(left, readers);
         assert!(!left.iter().any(|n| n == "cancel_message_batch"));
         assert!(server.tool_router.is_disabled("cancel_message_batch"));
+        // Both prompts are about canceling: neither is offered.
+        assert!(server.prompt_router.list_all().is_empty());
         assert!(read_only_refusal("cancel_message_batch").contains("nothing was sent"));
     }
 

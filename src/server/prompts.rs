@@ -11,6 +11,21 @@ use serde::Deserialize;
 use super::BatchServer;
 use crate::api::BatchId;
 
+/// The tools each prompt tells the agent to use. A prompt some of whose tools are not offered
+/// (read-only mode hides the ones that cancel) is not offered either: it would send the agent
+/// to a tool that only answers that the server is read-only.
+pub(super) const PROMPT_TOOLS: &[(&str, &[&str])] = &[
+    ("stop-batch", &["get_message_batch", "cancel_message_batch"]),
+    (
+        "stop-all-running",
+        &[
+            "list_message_batches",
+            "cancel_message_batches",
+            "cancel_message_batch",
+        ],
+    ),
+];
+
 /// Arguments of `stop-batch`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct StopBatchArgs {
@@ -82,6 +97,31 @@ running.";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every prompt says which tools it uses, and its text names each of them.
+    #[test]
+    fn every_prompt_lists_the_tools_its_text_names() {
+        let listed: Vec<_> = PROMPT_TOOLS.iter().map(|(p, _)| p.to_string()).collect();
+        let mut routed: Vec<_> = BatchServer::prompt_router()
+            .list_all()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        routed.sort();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(sorted, routed);
+        let id = BatchId::parse("msgbatch_x").unwrap();
+        for (prompt, tools) in PROMPT_TOOLS {
+            let text = match *prompt {
+                "stop-batch" => stop_batch_text(&id),
+                _ => STOP_ALL_RUNNING.to_owned(),
+            };
+            for tool in *tools {
+                assert!(text.contains(tool), "{prompt} does not name {tool}");
+            }
+        }
+    }
 
     #[test]
     fn prompts_name_the_tools_in_order_and_ask_to_confirm() {
