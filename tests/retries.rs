@@ -282,6 +282,9 @@ async fn connection_errors_are_retried_and_name_the_url() {
     assert_eq!(answer["result"]["isError"], json!(true), "{answer}");
     assert!(t.contains(&format!("could not connect to {url}")), "{t}");
     assert!(t.contains("MSGBATCH_API_URL"), "{t}");
+    // No attempt connected: the person is told the cancel was never sent.
+    assert!(t.contains("the cancel was not sent"), "{t}");
+    assert!(!t.contains("may or may not"), "{t}");
     // The refused connection was tried twice, with one backoff between.
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     assert!(attempts[0].contains("attempt=1") && attempts[1].contains("attempt=2"));

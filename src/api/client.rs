@@ -213,6 +213,7 @@ impl BatchesClient {
         }
         let path = url.path();
         let mut retry = 0u32;
+        let mut maybe_sent = false;
         loop {
             let attempt_timeout = match deadline {
                 Some(d) => d
@@ -263,7 +264,13 @@ impl BatchesClient {
                 } => (error, retryable, headers, status),
             };
             tracing::debug!(%method, path, attempt = retry + 1, status, elapsed_ms, error = %error, "request");
-            let error = error.after_attempts(retry + 1);
+            let mut error = error.after_attempts(retry + 1);
+            // Whether the call may have reached the API, over all its attempts: a cancel that
+            // only ever failed to connect was never sent; one that timed out once may have been.
+            match &mut error {
+                ApiError::Connect { sent_before, .. } => *sent_before = maybe_sent,
+                _ => maybe_sent = true,
+            }
             if !retryable || retry >= inner.max_retries {
                 return Err(error);
             }
@@ -353,7 +360,11 @@ impl BatchesClient {
             } else {
                 root_cause(e)
             };
-            return ApiError::Connect { base_url, detail };
+            return ApiError::Connect {
+                base_url,
+                detail,
+                sent_before: false,
+            };
         }
         if e.is_timeout() {
             return self.timeout_error();

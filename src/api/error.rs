@@ -31,9 +31,15 @@ pub enum ApiError {
         attempts: u32,
     },
 
-    /// No connection could be made (refused, DNS, TLS).
+    /// No connection could be made (refused, DNS, TLS): this attempt sent nothing.
     #[error("could not connect to {base_url}: {detail}")]
-    Connect { base_url: String, detail: String },
+    Connect {
+        base_url: String,
+        detail: String,
+        /// Whether an earlier attempt of the same call may have reached the API (it timed out
+        /// or broke after sending). If none did, a cancel was never sent.
+        sent_before: bool,
+    },
 
     /// An attempt took longer than the timeout.
     #[error("no answer from {base_url} within {secs} s")]
@@ -258,6 +264,7 @@ mod tests {
         let e = ApiError::Connect {
             base_url: "x".into(),
             detail: "y".into(),
+            sent_before: false,
         };
         assert_eq!(e.after_attempts(3).attempts(), None);
     }

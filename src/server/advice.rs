@@ -22,6 +22,16 @@ impl Operation<'_> {
         }
     }
 
+    /// For a cancel that no attempt could send: no connection was ever made.
+    fn never_sent(&self) -> &'static str {
+        match self {
+            Self::Cancel(_) => {
+                " No connection was made, so the cancel was not sent: the batch is as it was."
+            }
+            _ => "",
+        }
+    }
+
     /// For a cancel that failed in a way that leaves its effect unknown.
     fn maybe_applied(&self) -> &'static str {
         match self {
@@ -42,7 +52,11 @@ pub fn explain(op: Operation<'_>, error: &ApiError) -> String {
     text.push_str(&match error {
         ApiError::Config(e) => e.to_string(),
         ApiError::Status { status, .. } => status_advice(op, *status, error),
-        ApiError::Connect { base_url, detail } => {
+        ApiError::Connect {
+            base_url,
+            detail,
+            sent_before,
+        } => {
             let mut s = format!("could not connect to {base_url} ({detail}). ");
             if base_url == DEFAULT_API_URL {
                 s.push_str(
@@ -57,7 +71,11 @@ pub fn explain(op: Operation<'_>, error: &ApiError) -> String {
                      again.",
                 );
             }
-            s.push_str(op.maybe_applied());
+            if *sent_before {
+                s.push_str(op.maybe_applied());
+            } else {
+                s.push_str(op.never_sent());
+            }
             s
         }
         ApiError::Timeout {
@@ -262,17 +280,38 @@ mod tests {
         }
     }
 
+    /// A cancel that never connected was never sent; one whose earlier attempt timed out
+    /// after sending may have been applied.
+    #[test]
+    fn a_cancel_that_never_connected_says_it_was_not_sent() {
+        let refused = |sent_before| ApiError::Connect {
+            base_url: "https://api.example/v1".into(),
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+            sent_before,
+        };
+        let t = explain(Operation::Cancel("b"), &refused(false));
+        assert!(t.contains("the cancel was not sent"), "{t}");
+        assert!(!t.contains("may or may not"), "{t}");
+        let t = explain(Operation::Cancel("b"), &refused(true));
+        assert!(t.contains("may or may not have reached"), "{t}");
+        assert!(!t.contains("not sent"), "{t}");
+        let t = explain(Operation::Get("b"), &refused(false));
+        assert!(!t.contains("cancel"), "{t}");
+    }
+
     #[test]
     fn refused_connection_to_default_url_says_how_to_start_the_simulator() {
         let e = ApiError::Connect {
             base_url: DEFAULT_API_URL.into(),
             detail: "Connection refused (os error 111)".into(),
+            sent_before: false,
         };
         let t = explain(Operation::List, &e);
         assert!(t.contains("msgbatch-mcp mock"), "{t}");
         let e = ApiError::Connect {
             base_url: "https://proxy.example/v1".into(),
             detail: "refused".into(),
+            sent_before: false,
         };
         let t = explain(Operation::List, &e);
         assert!(!t.contains("msgbatch-mcp mock"));
