@@ -148,11 +148,12 @@ async fn mock(args: &simulator::SimArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// The exit code for `result`; a failure is said once, on stderr, where the logs go too (a log
+/// line as well would print the same text twice in a row).
 fn report<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("msgbatch-mcp: {e}");
             ExitCode::FAILURE
         }

@@ -97,6 +97,10 @@ fn without_home_it_fails_and_says_why() {
         text.contains("HOME") && text.contains("--project"),
         "{text}"
     );
+    // Said once: one line on stderr, not a log line and then the same text again.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("msgbatch-mcp: "), "{stderr}");
 }
 
 /// What a cloned repository can plant where `install-skill --project` writes: links to the
