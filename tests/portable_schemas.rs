@@ -232,6 +232,29 @@ async fn every_output_schema_is_valid_json_schema_2020_12() {
         }
         jsonschema::draft202012::new(&schema)
             .unwrap_or_else(|e| panic!("{}: outputSchema does not compile: {e}", tool.name));
+        // Only formats JSON Schema defines: clients' validators warn about others (Claude Code
+        // printed "unknown format "uint64" ignored" under `claude mcp list`).
+        let mut formats = Vec::new();
+        collect_formats(&schema, &mut formats);
+        let unknown: Vec<_> = formats
+            .iter()
+            .filter(|f| !["date-time", "date", "time", "uri", "uuid"].contains(&f.as_str()))
+            .collect();
+        assert!(unknown.is_empty(), "{}: formats {unknown:?}", tool.name);
+    }
+}
+
+/// Every `format` keyword (a string value) in `schema`.
+fn collect_formats(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::String(f)) = map.get("format") {
+                out.push(f.clone());
+            }
+            map.values().for_each(|v| collect_formats(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_formats(v, out)),
+        _ => {}
     }
 }
 

@@ -43,12 +43,64 @@ pub const TYPES: &[&str] = &["string", "integer", "number", "boolean", "array", 
 /// Formats kept: the one standard format Gemini accepts for strings.
 pub const FORMATS: &[&str] = &["date-time"];
 
-/// Rewrites the `inputSchema` of every tool in `router` into the portable subset.
+/// Rewrites the `inputSchema` of every tool in `router` into the portable subset, and drops
+/// the formats JSON Schema does not define from every `outputSchema` (see [`standard_formats`]).
 pub fn portable_tools<S>(mut router: ToolRouter<S>) -> ToolRouter<S> {
     for route in router.map.values_mut() {
         route.attr.input_schema = Arc::new(portable(&route.attr.input_schema));
+        if let Some(output) = &route.attr.output_schema {
+            let mut output = Value::Object(output.as_ref().clone());
+            standard_formats(&mut output);
+            if let Value::Object(map) = output {
+                route.attr.output_schema = Some(Arc::new(map));
+            }
+        }
     }
     router
+}
+
+/// The formats JSON Schema 2020-12 defines.
+const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// Removes every `format` that JSON Schema does not define (schemars writes `uint64` for a
+/// `u64`, with `minimum: 0` beside it, which says the same). Validators warn about each unknown
+/// one: Claude Code printed "unknown format "uint64" ignored" ten times under `claude mcp list`.
+/// Only a `format` whose value is a string is a keyword: a property named `format` is a schema.
+fn standard_formats(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| !STANDARD_FORMATS.contains(&f))
+            {
+                map.remove("format");
+            }
+            map.values_mut().for_each(standard_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(standard_formats),
+        _ => {}
+    }
 }
 
 /// One input schema in the portable subset: local references inlined, then [`Portable`]
@@ -187,6 +239,32 @@ fn rewrite(map: &mut Map<String, Value>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn output_schemas_keep_only_formats_json_schema_defines() {
+        let mut v = json!({
+            "type": "object",
+            "properties": {
+                "n": {"type": "integer", "format": "uint64", "minimum": 0},
+                "at": {"type": ["string", "null"], "format": "date-time"},
+                "format": {"type": "string", "format": "uri"},
+                "list": {"type": "array", "items": {"type": "integer", "format": "int32"}}
+            }
+        });
+        standard_formats(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "type": "object",
+                "properties": {
+                    "n": {"type": "integer", "minimum": 0},
+                    "at": {"type": ["string", "null"], "format": "date-time"},
+                    "format": {"type": "string", "format": "uri"},
+                    "list": {"type": "array", "items": {"type": "integer"}}
+                }
+            })
+        );
+    }
 
     fn obj(v: Value) -> JsonObject {
         v.as_object().cloned().unwrap()
