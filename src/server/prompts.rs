@@ -101,16 +101,15 @@ mod tests {
     /// Every prompt says which tools it uses, and its text names each of them.
     #[test]
     fn every_prompt_lists_the_tools_its_text_names() {
-        let listed: Vec<_> = PROMPT_TOOLS.iter().map(|(p, _)| p.to_string()).collect();
+        let mut listed: Vec<_> = PROMPT_TOOLS.iter().map(|(p, _)| p.to_string()).collect();
         let mut routed: Vec<_> = BatchServer::prompt_router()
             .list_all()
             .into_iter()
             .map(|p| p.name)
             .collect();
+        listed.sort();
         routed.sort();
-        let mut sorted = listed.clone();
-        sorted.sort();
-        assert_eq!(sorted, routed);
+        assert_eq!(listed, routed);
         let id = BatchId::parse("msgbatch_x").unwrap();
         for (prompt, tools) in PROMPT_TOOLS {
             let text = match *prompt {

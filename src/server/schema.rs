@@ -49,11 +49,7 @@ pub fn portable_tools<S>(mut router: ToolRouter<S>) -> ToolRouter<S> {
     for route in router.map.values_mut() {
         route.attr.input_schema = Arc::new(portable(&route.attr.input_schema));
         if let Some(output) = &route.attr.output_schema {
-            let mut output = Value::Object(output.as_ref().clone());
-            standard_formats(&mut output);
-            if let Value::Object(map) = output {
-                route.attr.output_schema = Some(Arc::new(map));
-            }
+            route.attr.output_schema = Some(Arc::new(standard_formats(output)));
         }
     }
     router
@@ -82,24 +78,34 @@ const STANDARD_FORMATS: &[&str] = &[
     "regex",
 ];
 
-/// Removes every `format` that JSON Schema does not define (schemars writes `uint64` for a
-/// `u64`, with `minimum: 0` beside it, which says the same). Validators warn about each unknown
-/// one: Claude Code printed "unknown format "uint64" ignored" ten times under `claude mcp list`.
-/// Only a `format` whose value is a string is a keyword: a property named `format` is a schema.
-fn standard_formats(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if map
+/// `schema` with every `format` that JSON Schema does not define removed (schemars writes
+/// `uint64` for a `u64`, with `minimum: 0` beside it, which says the same). Validators warn
+/// about each unknown one: Claude Code printed "unknown format "uint64" ignored" ten times under
+/// `claude mcp list`. Walked with schemars, like [`Portable`]: only subschemas are visited, so a
+/// property named `format`, or a `format` inside a `default` or an `enum` value, is left alone.
+fn standard_formats(schema: &JsonObject) -> JsonObject {
+    let mut schema = Schema::try_from(Value::Object(schema.clone())).unwrap_or_default();
+    StandardFormats.transform(&mut schema);
+    match schema.to_value() {
+        Value::Object(map) => map,
+        _ => JsonObject::new(),
+    }
+}
+
+/// The transform behind [`standard_formats`].
+struct StandardFormats;
+
+impl Transform for StandardFormats {
+    fn transform(&mut self, schema: &mut Schema) {
+        if let Some(map) = schema.as_object_mut()
+            && map
                 .get("format")
                 .and_then(Value::as_str)
                 .is_some_and(|f| !STANDARD_FORMATS.contains(&f))
-            {
-                map.remove("format");
-            }
-            map.values_mut().for_each(standard_formats);
+        {
+            map.remove("format");
         }
-        Value::Array(items) => items.iter_mut().for_each(standard_formats),
-        _ => {}
+        transform_subschemas(self, schema);
     }
 }
 
@@ -242,26 +248,29 @@ mod tests {
 
     #[test]
     fn output_schemas_keep_only_formats_json_schema_defines() {
-        let mut v = json!({
+        let schema = obj(json!({
             "type": "object",
             "properties": {
                 "n": {"type": "integer", "format": "uint64", "minimum": 0},
                 "at": {"type": ["string", "null"], "format": "date-time"},
                 "format": {"type": "string", "format": "uri"},
-                "list": {"type": "array", "items": {"type": "integer", "format": "int32"}}
-            }
-        });
-        standard_formats(&mut v);
+                "list": {"type": "array", "items": {"type": "integer", "format": "int32"}},
+                "d": {"type": "object", "default": {"format": "kept: a value, not a schema"}}
+            },
+            "$defs": {"C": {"type": "integer", "format": "uint64", "minimum": 0}}
+        }));
         assert_eq!(
-            v,
+            Value::Object(standard_formats(&schema)),
             json!({
                 "type": "object",
                 "properties": {
                     "n": {"type": "integer", "minimum": 0},
                     "at": {"type": ["string", "null"], "format": "date-time"},
                     "format": {"type": "string", "format": "uri"},
-                    "list": {"type": "array", "items": {"type": "integer"}}
-                }
+                    "list": {"type": "array", "items": {"type": "integer"}},
+                    "d": {"type": "object", "default": {"format": "kept: a value, not a schema"}}
+                },
+                "$defs": {"C": {"type": "integer", "minimum": 0}}
             })
         );
     }
