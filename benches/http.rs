@@ -25,14 +25,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Path;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use memchr::memmem;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+#[path = "support/upstream.rs"]
+mod upstream;
+use upstream::cancel;
 
 const WARMUP: usize = 500;
 const SEQUENTIAL: usize = 3_000;
@@ -47,19 +48,6 @@ const TARGET_PEAK_RSS_MB: f64 = 32.0;
 
 // ---------------------------------------------------------------------------------------------
 // The upstream.
-
-fn batch_json(id: &str) -> String {
-    format!(
-        r#"{{"id":"{id}","type":"message_batch","processing_status":"canceling","request_counts":{{"processing":100,"succeeded":50,"errored":0,"canceled":0,"expired":0}},"ended_at":null,"created_at":"2026-11-28T10:00:00Z","expires_at":"2026-11-29T10:00:00Z","archived_at":null,"cancel_initiated_at":"2026-11-28T10:05:00Z","results_url":null}}"#
-    )
-}
-
-async fn cancel(Path(id): Path<String>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        batch_json(&id),
-    )
-}
 
 fn start_upstream() -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();

@@ -39,9 +39,6 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::Path;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use memchr::memmem;
@@ -50,6 +47,10 @@ use memchr::memmem;
 #[path = "../tests/common/tls.rs"]
 #[allow(dead_code)]
 mod tls;
+
+#[path = "support/upstream.rs"]
+mod upstream;
+use upstream::cancel;
 
 const COLD_RUNS: usize = 20;
 const SESSIONS: usize = 5;
@@ -61,19 +62,6 @@ const DIRECT_REQUESTS_PER_CONNECTION: usize = 500;
 
 // ---------------------------------------------------------------------------------------------
 // The upstream: answers instantly with a fixed batch that echoes the ID.
-
-fn batch_json(id: &str) -> String {
-    format!(
-        r#"{{"id":"{id}","type":"message_batch","processing_status":"canceling","request_counts":{{"processing":100,"succeeded":50,"errored":0,"canceled":0,"expired":0}},"ended_at":null,"created_at":"2026-11-28T10:00:00Z","expires_at":"2026-11-29T10:00:00Z","archived_at":null,"cancel_initiated_at":"2026-11-28T10:05:00Z","results_url":null}}"#
-    )
-}
-
-async fn cancel(Path(id): Path<String>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        batch_json(&id),
-    )
-}
 
 /// Starts the upstream on its own 2-thread runtime; answers its address.
 fn start_upstream() -> SocketAddr {
