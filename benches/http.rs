@@ -8,7 +8,8 @@
 //! header line says how many threads and CPUs it had. Then, for the issue 9 targets:
 //!
 //! - p50 of one `tools/call` (`cancel_message_batch`) at one keep-alive connection, next to the
-//!   p50 of the same cancel sent straight to the upstream (target: at most 100 µs more);
+//!   p50 of the same cancel sent straight to the upstream, the two taking turns call by call
+//!   (target: at most 100 µs more);
 //! - calls/s at 64 connections, one call at a time on each, next to the upstream alone (target:
 //!   at least 15,000 calls/s; no error);
 //! - the server's peak RSS (`VmHWM`) after 1,000 connections, opened at once, each sending one
@@ -197,22 +198,37 @@ fn id(conn: usize, n: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // The measurements.
 
-/// p50 and p99 of one call at a time on one keep-alive connection, in µs.
-async fn sequential(target: Target, addr: SocketAddr) -> (f64, f64) {
-    let mut conn = Conn::open(addr).await;
+/// p50 and p99, in µs, of one call at a time on one keep-alive connection to each target: the
+/// MCP server and the upstream alone, taking turns call by call so that both see the same
+/// machine (a shared VM's speed drifts by tens of µs over a second). Answers (mcp, direct).
+async fn sequential(mcp: SocketAddr, upstream: SocketAddr) -> ((f64, f64), (f64, f64)) {
+    let targets = [(Target::Mcp, mcp), (Target::Direct, upstream)];
+    let mut conns = [Conn::open(mcp).await, Conn::open(upstream).await];
     for n in 0..WARMUP {
-        conn.call(target, addr, &id(0, n), n).await;
+        for ((target, addr), conn) in targets.iter().zip(conns.iter_mut()) {
+            conn.call(*target, *addr, &id(0, n), n).await;
+        }
     }
-    let mut times = Vec::with_capacity(SEQUENTIAL);
+    let mut times = [
+        Vec::with_capacity(SEQUENTIAL),
+        Vec::with_capacity(SEQUENTIAL),
+    ];
     for n in 0..SEQUENTIAL {
-        let req = request(target, addr, &id(1, n), n);
-        let t = Instant::now();
-        conn.send(&req).await;
-        assert_eq!(conn.answer(&id(1, n), false).await, Answer::Ok);
-        times.push(t.elapsed().as_secs_f64() * 1e6);
+        for (((target, addr), conn), times) in
+            targets.iter().zip(conns.iter_mut()).zip(times.iter_mut())
+        {
+            let req = request(*target, *addr, &id(1, n), n);
+            let t = Instant::now();
+            conn.send(&req).await;
+            assert_eq!(conn.answer(&id(1, n), false).await, Answer::Ok);
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
     }
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], times[times.len() * 99 / 100])
+    let [mcp, direct] = times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        (t[t.len() / 2], t[t.len() * 99 / 100])
+    });
+    (mcp, direct)
 }
 
 /// Calls per second over `CONNECTIONS` connections, one call at a time on each.
@@ -348,8 +364,7 @@ fn main() {
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line: {line}"));
 
-        let (direct_p50, direct_p99) = sequential(Target::Direct, upstream).await;
-        let (mcp_p50, mcp_p99) = sequential(Target::Mcp, mcp).await;
+        let ((mcp_p50, mcp_p99), (direct_p50, direct_p99)) = sequential(mcp, upstream).await;
         let direct_rate = throughput(Target::Direct, upstream).await;
         let cpu_before = cpu_seconds(pid);
         let mcp_rate = throughput(Target::Mcp, mcp).await;
@@ -395,7 +410,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     println!("\nmsgbatch-mcp serve --http ({bin}): {threads:.0} threads, {cpus} CPUs available");
     println!(
-        "{} sequential calls after {} warm-up; {} x {} calls; {} connections in the burst\n",
+        "{} calls to each in turn, one connection each, after {} warm-up; {} x {} calls; {} connections in the burst\n",
         SEQUENTIAL, WARMUP, CONNECTIONS, CALLS_PER_CONNECTION, BURST_CONNECTIONS
     );
     println!("| figure | MCP over HTTP | upstream alone | difference | target (issue 9) |");
