@@ -292,6 +292,51 @@ async fn connection_refused_names_the_url() {
     assert!(t.to_lowercase().contains("refused"), "{t}");
 }
 
+/// A cancel refused at connect on every attempt was never sent, and says so; one whose first
+/// attempt was sent and timed out, and whose retry was then refused, may have been applied by
+/// that first attempt: the answer must not say it was not sent.
+#[tokio::test]
+async fn a_retry_refused_after_a_timeout_says_the_cancel_may_have_reached_the_api() {
+    // Refused every time: "not sent".
+    let url = format!("http://127.0.0.1:{}/v1", closed_port());
+    let (client, _) = spawn(&url, &[("MSGBATCH_MAX_RETRIES", "1")]).await;
+    let t = text(&cancel(&client).await);
+    assert!(t.contains("the cancel was not sent"), "{t}");
+    assert!(!t.contains("may or may not"), "{t}");
+
+    // Sent, no answer, then refused: the first attempt's request reached the upstream.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let upstream = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut head = vec![0u8; 4096];
+        let n = tcp.read(&mut head).await.unwrap();
+        // The listener closes here: the retry's connect is refused. The first connection
+        // stays open, unanswered, until the server gives up on it.
+        drop(listener);
+        let mut rest = Vec::new();
+        let _ = tcp.read_to_end(&mut rest).await;
+        String::from_utf8_lossy(&head[..n]).into_owned()
+    });
+    let (client, _) = spawn(
+        &url,
+        &[
+            ("MSGBATCH_TIMEOUT_SECS", "1"),
+            ("MSGBATCH_MAX_RETRIES", "1"),
+        ],
+    )
+    .await;
+    let r = cancel(&client).await;
+    let t = text(&r);
+    assert!(is_error(&r));
+    assert!(t.contains(&format!("could not connect to {url}")), "{t}");
+    assert!(t.contains("may or may not have reached"), "{t}");
+    assert!(!t.contains("not sent"), "{t}");
+    let first = upstream.await.unwrap();
+    assert!(first.starts_with(&format!("POST {CANCEL} ")), "{first}");
+}
+
 /// A cancel refused with 400 because the batch already ended: the batch is fetched and the
 /// person reads that it ended, with its counts, rather than the API's terse message.
 #[tokio::test]
