@@ -16,6 +16,11 @@
 //!   call (target: at most 32 MB; a full server may answer 503 with `retry-after`, but every
 //!   connection gets an answer).
 //!
+//! It also prints the server's CPU time per call (from `/proc/PID/stat`) at one connection and at
+//! 64: the p50 at one connection is mostly that CPU time, and on a VM it depends on where the
+//! server runs. With everything on one CPU (`taskset -c 0`) a call costs the server ~90 µs; on
+//! a CPU of its own, idle between calls, the same work takes about twice that.
+//!
 //! The load comes from one thread of this process, over raw HTTP/1.1 with ready-made requests,
 //! so that the client is not what gets measured. Every answer is checked: a 200 whose JSON-RPC
 //! result carries the batch ID sent and no `"isError":true` (a 503 only where allowed). It
@@ -364,7 +369,10 @@ fn main() {
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line: {line}"));
 
+        let cpu_before = cpu_seconds(pid);
         let ((mcp_p50, mcp_p99), (direct_p50, direct_p99)) = sequential(mcp, upstream).await;
+        let cpu_per_sequential_call_us =
+            (cpu_seconds(pid) - cpu_before) * 1e6 / (WARMUP + SEQUENTIAL) as f64;
         let direct_rate = throughput(Target::Direct, upstream).await;
         let cpu_before = cpu_seconds(pid);
         let mcp_rate = throughput(Target::Mcp, mcp).await;
@@ -386,6 +394,9 @@ fn main() {
                 "| p50, one connection | {mcp_p50:.0} µs (p99 {mcp_p99:.0}) | {direct_p50:.0} µs (p99 {direct_p99:.0}) | +{:.0} µs | ≤ direct + {TARGET_P50_OVER_DIRECT_US:.0} µs: {} |",
                 mcp_p50 - direct_p50,
                 verdict(p50_ok)
+            ),
+            format!(
+                "| server CPU per call, one connection | {cpu_per_sequential_call_us:.0} µs | | | (for the reader) |"
             ),
             format!(
                 "| calls/s, {CONNECTIONS} connections | {mcp_rate:.0} | {direct_rate:.0} | {:.2}x | ≥ {TARGET_CALLS_PER_SEC:.0}: {} |",
