@@ -18,6 +18,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const CANCEL: &str = "/v1/messages/batches/msgbatch_013Zva2CMHLNnXjNJJKqJ2EF/cancel";
 const RETRIEVE: &str = "/v1/messages/batches/msgbatch_013Zva2CMHLNnXjNJJKqJ2EF";
 const OTHER: &str = "msgbatch_01OtherBatchStillFine000";
+/// A server that waits 1 s for each attempt and tries twice: for upstreams that never answer.
+const IMPATIENT: &[(&str, &str)] = &[
+    ("MSGBATCH_TIMEOUT_SECS", "1"),
+    ("MSGBATCH_MAX_RETRIES", "1"),
+];
 
 /// An upstream whose cancel and retrieve of [`ID`] answer `answer`, and where any other batch
 /// answers normally.
@@ -151,14 +156,7 @@ async fn a_hanging_upstream_times_out_naming_the_url_and_the_server_keeps_servin
             .set_delay(Duration::from_secs(60)),
     )
     .await;
-    let (client, _) = spawn(
-        &base(&up),
-        &[
-            ("MSGBATCH_TIMEOUT_SECS", "1"),
-            ("MSGBATCH_MAX_RETRIES", "1"),
-        ],
-    )
-    .await;
+    let (client, _) = spawn(&base(&up), IMPATIENT).await;
     let r = cancel(&client).await;
     let t = text(&r);
     assert!(is_error(&r));
@@ -319,14 +317,7 @@ async fn a_retry_refused_after_a_timeout_says_the_cancel_may_have_reached_the_ap
         let _ = tcp.read_to_end(&mut rest).await;
         String::from_utf8_lossy(&head[..n]).into_owned()
     });
-    let (client, _) = spawn(
-        &url,
-        &[
-            ("MSGBATCH_TIMEOUT_SECS", "1"),
-            ("MSGBATCH_MAX_RETRIES", "1"),
-        ],
-    )
-    .await;
+    let (client, _) = spawn(&url, IMPATIENT).await;
     let r = cancel(&client).await;
     let t = text(&r);
     assert!(is_error(&r));
