@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Args;
 use reqwest::Url;
 
-use crate::secret::{ApiKey, BaseUrl};
+use crate::secret::{ApiKey, BaseUrl, StateKeys};
 
 /// The sandbox mock's base URL: the default, so that a first run talks to a local simulator.
 pub const DEFAULT_API_URL: &str = "http://localhost:8080/rest/anthropic-message-batches-api/1.0.0";
@@ -228,6 +228,17 @@ pub struct ToolSettings {
     #[arg(long = "read-only", env = "MSGBATCH_READ_ONLY", value_parser = parse_flag,
           default_value = "false", global = true)]
     pub read_only: bool,
+
+    /// Key that seals what clients carry between calls (a confirmation's requestState, a
+    /// task's ID): 32+ bytes, the same on every instance behind a load balancer; `NEW,OLD`
+    /// while rotating. Unset: a random key made at start, for this process alone.
+    #[arg(
+        long = "request-state-key",
+        env = "MSGBATCH_REQUEST_STATE_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub request_state_key: Option<StateKeys>,
 }
 
 #[cfg(test)]

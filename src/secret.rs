@@ -53,6 +53,52 @@ impl std::str::FromStr for ApiKey {
     }
 }
 
+/// The keys from `MSGBATCH_REQUEST_STATE_KEY`. `Debug` and `Display` never show them, and clap
+/// cannot echo them in an error: parsing never fails here (`server::sealed` checks them).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StateKeys(Vec<String>);
+
+impl StateKeys {
+    /// The keys as given, first the one that seals. Empty entries (a trailing comma) are
+    /// dropped.
+    pub fn new(raw: &str) -> Self {
+        Self(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// The keys themselves. Use only to build the sealing codec.
+    pub fn expose(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether nothing usable was given (unset, empty, or an unexpanded `${...}`).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+            || self
+                .0
+                .iter()
+                .all(|k| k.starts_with("${") && k.ends_with('}'))
+    }
+}
+
+impl fmt::Debug for StateKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateKeys([{} redacted])", self.0.len())
+    }
+}
+
+impl std::str::FromStr for StateKeys {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
 /// The API's base URL as configured, which may carry credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BaseUrl {

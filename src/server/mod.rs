@@ -23,6 +23,7 @@ pub mod params;
 pub mod prompts;
 pub mod report;
 pub mod schema;
+pub mod sealed;
 pub mod wait;
 pub mod waits;
 
@@ -100,6 +101,8 @@ pub struct BatchServer {
     /// than anything else in that clone. Changed only while the server is set up.
     tool_router: Arc<ToolRouter<Self>>,
     prompt_router: Arc<PromptRouter<Self>>,
+    /// Seals what a client carries between calls ([`sealed`]); shared by every clone.
+    sealer: sealed::Sealer,
 }
 
 /// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
@@ -124,7 +127,20 @@ impl BatchServer {
                 Self::tool_router() + Self::bulk_tool_router(),
             )),
             prompt_router: Arc::new(Self::prompt_router()),
+            sealer: sealed::Sealer::ephemeral(),
         }
+    }
+
+    /// Seals tokens with `sealer` (built from `MSGBATCH_REQUEST_STATE_KEY`) instead of the key
+    /// made for this process.
+    pub fn with_sealer(mut self, sealer: sealed::Sealer) -> Self {
+        self.sealer = sealer;
+        self
+    }
+
+    /// What seals and opens the tokens clients carry between calls.
+    pub fn sealer(&self) -> &sealed::Sealer {
+        &self.sealer
     }
 
     /// Read-only mode (`MSGBATCH_READ_ONLY`): every tool whose annotations do not say it is

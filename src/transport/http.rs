@@ -45,6 +45,7 @@ use super::shutdown;
 use crate::api::BatchesClient;
 use crate::config::{Config, ToolSettings};
 use crate::server::BatchServer;
+use crate::server::sealed::Sealer;
 
 /// How long calls in flight may take to finish after SIGTERM before they are cut short.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -82,8 +83,18 @@ pub async fn serve(
     let calls_stop = CancellationToken::new();
     // One server, cloned for each request: the client inside (and so the upstream connection
     // pool and its cap on requests in flight) is shared by all of them.
+    let sealer = Sealer::from_setting(tools.request_state_key.as_ref())?;
+    if !sealer.is_shared() {
+        tracing::warn!(
+            "MSGBATCH_REQUEST_STATE_KEY is not set: confirmations and tasks are sealed with a key \
+             made at start, so they only complete on this instance and not after a restart. \
+             Behind a load balancer, give every instance the same key (32+ bytes, e.g. \
+             `openssl rand -hex 32`)."
+        );
+    }
     let prototype = BatchServer::new(client)
         .read_only(tools.read_only)
+        .with_sealer(sealer)
         .with_shutdown(calls_stop.clone());
     let rmcp_stop = CancellationToken::new();
     let mcp_config = StreamableHttpServerConfig::default()

@@ -10,6 +10,7 @@ use super::shutdown::{self, EofSignal};
 use crate::api::BatchesClient;
 use crate::config::{Config, ToolSettings};
 use crate::server::BatchServer;
+use crate::server::sealed::Sealer;
 
 /// How long, at the end, answers may take to reach a client that is slow to read them.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -17,6 +18,8 @@ const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Why serving stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error("{0}")]
+    Settings(#[from] crate::server::sealed::KeyError),
     #[error("the MCP session could not start: {0}")]
     Start(String),
     #[error("the MCP session failed: {0}")]
@@ -36,10 +39,12 @@ pub async fn stdio(config: Config, tools: &ToolSettings) -> Result<(), ServeErro
     if let Some(warning) = config.start_warning() {
         tracing::warn!("{warning}");
     }
+    let sealer = Sealer::from_setting(tools.request_state_key.as_ref())?;
     let shutdown = CancellationToken::new();
     let backlog = client.backlog();
     let server = BatchServer::new(client)
         .read_only(tools.read_only)
+        .with_sealer(sealer)
         .with_shutdown(shutdown.clone());
     let (stdin, stdout) = stdio_pipes();
     let stdin = Throttled::new(stdin, backlog);

@@ -98,6 +98,8 @@ pub enum StartError {
     Unauthenticated { addr: SocketAddr },
     #[error("cannot listen on {addr}: {reason}. Is another server there? Pick another port.")]
     Bind { addr: String, reason: String },
+    #[error("{0}")]
+    StateKey(#[from] crate::server::sealed::KeyError),
 }
 
 /// Resolves the address to listen on (`host:port`, a name such as `localhost` allowed).
