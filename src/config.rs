@@ -239,6 +239,46 @@ pub struct ToolSettings {
         global = true
     )]
     pub request_state_key: Option<StateKeys>,
+
+    /// Ask the person (a form, by MCP elicitation) before any cancel: `auto` asks when the
+    /// client can show a form and otherwise goes ahead, saying so; `required` refuses to cancel
+    /// for a client that cannot ask; `never` does not ask. See src/server/confirm/.
+    #[arg(
+        long = "confirm",
+        env = "MSGBATCH_CONFIRM",
+        value_enum,
+        default_value = "auto",
+        ignore_case = true,
+        global = true
+    )]
+    pub confirm: Confirm,
+
+    /// For tests only: how long a confirmation round stays valid, in seconds (default 300). 0
+    /// seals a state that has already expired, so that a test sees an expired state without
+    /// waiting on the clock.
+    #[arg(long = "confirm-ttl-secs", env = "MSGBATCH_CONFIRM_TTL_SECS", hide = true,
+          global = true, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub confirm_ttl_secs: Option<u64>,
+}
+
+impl ToolSettings {
+    /// How long a confirmation form stays valid (`--confirm-ttl-secs`, for tests; 5 min).
+    pub fn confirm_ttl(&self) -> Duration {
+        Duration::from_secs(self.confirm_ttl_secs.unwrap_or(300))
+    }
+}
+
+/// `MSGBATCH_CONFIRM`: whether a person confirms each cancel (what each value does is decided in
+/// `server::confirm::policy`; the setting lives here, with the other settings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Confirm {
+    /// Ask whenever the client declared form elicitation; otherwise go ahead and say so.
+    #[default]
+    Auto,
+    /// Never cancel without a person's confirmation: refuse for a client that cannot ask.
+    Required,
+    /// Never ask (the behaviour before confirmation existed).
+    Never,
 }
 
 #[cfg(test)]

@@ -13,16 +13,18 @@ use std::time::Duration;
 
 use futures::stream::{self, FuturesUnordered, StreamExt as _};
 use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::model::{CallToolResponse, CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 
 use super::advice::{self, Operation};
 use super::bulk_report::{BatchOutcome, BulkReport, OutcomeKind};
+use super::confirm::{self, Gate, Step};
 use super::params::{BulkCancelParams, MAX_BULK_IDS, MAX_WAIT_SECONDS};
 use super::wait::{self, Progress};
-use super::{BatchServer, Cancel, error_result, structured_result};
+use super::{BatchServer, Cancel, add_note, error_result, structured_result};
 use crate::api::batch_id::EXAMPLE_ID;
 use crate::api::types::Status;
 use crate::api::{ApiError, BatchId, InvalidBatchId, MessageBatch};
@@ -57,25 +59,47 @@ impl BatchServer {
     pub async fn cancel_message_batches(
         &self,
         Parameters(p): Parameters<BulkCancelParams>,
+        RequestState(request_state): RequestState,
+        InputResponses(input_responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         let ids = match distinct_ids(&p.message_batch_ids) {
             Ok(ids) => ids,
-            Err(msg) => return error_result(msg),
+            Err(msg) => return error_result(msg).into(),
         };
         let wait_seconds = p.wait_seconds.unwrap_or(0);
         if wait_seconds > MAX_WAIT_SECONDS {
             return error_result(format!(
                 "wait_seconds is {wait_seconds}; it must be between 0 and {MAX_WAIT_SECONDS}. \
                  Nothing was sent."
-            ));
+            ))
+            .into();
         }
         let progress = ctx.meta.get_progress_token().map(|token| Progress {
             peer: ctx.peer.clone(),
             token,
         });
         let given = p.message_batch_ids.len();
-        let work = self.cancel_many(ids, given, wait_seconds, progress);
+        let call = confirm::Call {
+            tool: "cancel_message_batches",
+            bulk: true,
+            ids: &ids,
+            wait_seconds,
+            request_state,
+            input_responses,
+        };
+        let work = async {
+            match self.confirm(&ctx, call).await {
+                Gate::Answer(answer) => answer,
+                Gate::Go { steps, note } => {
+                    let mut result = self.cancel_many(steps, given, wait_seconds, progress).await;
+                    if let Some(note) = note {
+                        add_note(&mut result, &note);
+                    }
+                    result.into()
+                }
+            }
+        };
         self.until_cancelled(&ctx, work).await
     }
 }
@@ -131,25 +155,41 @@ impl Entry {
 }
 
 impl BatchServer {
+    /// Sends the cancels among `steps` (the others are settled already: kept by the person, or
+    /// not offered), then (if asked) follows them to `ended`.
     async fn cancel_many(
         &self,
-        ids: Vec<BatchId>,
+        steps: Vec<Step>,
         given: usize,
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
+        let sends = steps.iter().any(|s| matches!(s, Step::Cancel(_)));
         // `buffered`, not `buffer_unordered`: outcomes come back in the order the IDs were given.
-        let mut entries: Vec<Entry> = stream::iter(ids)
-            .map(|id| async move {
-                let cancel = self.cancel_once(&id).await;
-                Entry::new(id, cancel)
-            })
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
+        let mut entries: Vec<Entry> =
+            stream::iter(steps)
+                .map(|step| async move {
+                    match step {
+                        Step::Cancel(id) => {
+                            let cancel = self.cancel_once(&id).await;
+                            Some(Entry::new(id, cancel))
+                        }
+                        Step::Settled(outcome) => BatchId::parse(&outcome.message_batch_id)
+                            .ok()
+                            .map(|id| Entry {
+                                id,
+                                outcome,
+                                batch: None,
+                            }),
+                    }
+                })
+                .buffered(CONCURRENCY)
+                .filter_map(|e| async move { e })
+                .collect()
+                .await;
         let mut waited = 0;
         let mut busy = None;
-        if wait_seconds > 0 {
+        if wait_seconds > 0 && sends {
             // One slot of the server's bound on waiting calls, held for the whole wait: the
             // call, not each batch, is what waits.
             match self.waits.try_begin() {

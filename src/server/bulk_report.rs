@@ -4,13 +4,13 @@
 use std::fmt::Write as _;
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::types::Status;
 use crate::api::{MessageBatch, RequestCounts};
 
 /// What became of one ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     /// The cancel was accepted: the batch is `canceling` (or has ended since, when waited for).
@@ -23,16 +23,20 @@ pub enum OutcomeKind {
     NotFound,
     /// The cancel failed; `reason` says why and what to do.
     Failed,
+    /// Not canceled: the person kept it (left it unchecked in the confirmation form, or declined
+    /// the form). Nothing was sent for it.
+    Kept,
 }
 
 impl OutcomeKind {
     /// All kinds, in the order the summary names them.
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Canceling,
         Self::AlreadyCanceling,
         Self::AlreadyEnded,
         Self::NotFound,
         Self::Failed,
+        Self::Kept,
     ];
 
     fn label(self) -> &'static str {
@@ -42,6 +46,7 @@ impl OutcomeKind {
             Self::AlreadyEnded => "already ended",
             Self::NotFound => "not found",
             Self::Failed => "failed",
+            Self::Kept => "kept",
         }
     }
 
@@ -52,7 +57,7 @@ impl OutcomeKind {
 }
 
 /// One ID's outcome.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct BatchOutcome {
     /// The batch ID (trimmed), in the order first given.
     pub message_batch_id: String,
@@ -118,6 +123,8 @@ pub struct Tally {
     pub already_ended: u32,
     pub not_found: u32,
     pub failed: u32,
+    /// Kept by the person in the confirmation form: nothing sent.
+    pub kept: u32,
 }
 
 impl Tally {
@@ -132,6 +139,7 @@ impl Tally {
             OutcomeKind::AlreadyEnded => self.already_ended,
             OutcomeKind::NotFound => self.not_found,
             OutcomeKind::Failed => self.failed,
+            OutcomeKind::Kept => self.kept,
         }
     }
 }
@@ -163,6 +171,7 @@ impl BulkReport {
             already_ended: Tally::of(OutcomeKind::AlreadyEnded, &outcomes),
             not_found: Tally::of(OutcomeKind::NotFound, &outcomes),
             failed: Tally::of(OutcomeKind::Failed, &outcomes),
+            kept: Tally::of(OutcomeKind::Kept, &outcomes),
         };
         let summary = OutcomeKind::ALL
             .iter()
@@ -298,6 +307,12 @@ fn note(outcomes: &[BatchOutcome], counts: &Tally, waited: u32) -> String {
     }
     if counts.already_ended > 0 {
         note.push_str("An already ended batch had nothing left to cancel. ");
+    }
+    if counts.kept > 0 {
+        note.push_str(
+            "The batches marked kept were not canceled and nothing was sent for them: the person \
+             kept them in the confirmation form. ",
+        );
     }
     if counts.not_found + counts.failed > 0 {
         note.push_str(

@@ -18,6 +18,7 @@
 pub mod advice;
 pub mod bulk;
 pub mod bulk_report;
+pub mod confirm;
 pub mod origin;
 pub mod params;
 pub mod prompts;
@@ -37,7 +38,7 @@ use rmcp::ErrorData;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -103,6 +104,8 @@ pub struct BatchServer {
     prompt_router: Arc<PromptRouter<Self>>,
     /// Seals what a client carries between calls ([`sealed`]); shared by every clone.
     sealer: sealed::Sealer,
+    /// Whether and how a person confirms each cancel ([`confirm`]).
+    confirm: confirm::Settings,
 }
 
 /// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
@@ -128,7 +131,22 @@ impl BatchServer {
             )),
             prompt_router: Arc::new(Self::prompt_router()),
             sealer: sealed::Sealer::ephemeral(),
+            confirm: confirm::Settings::default(),
         }
+    }
+
+    /// Confirms cancels as `policy` (`MSGBATCH_CONFIRM`) says, a form staying valid for `ttl`.
+    pub fn with_confirm(mut self, policy: crate::config::Confirm, ttl: Duration) -> Self {
+        self.confirm.policy = policy;
+        self.confirm.ttl = ttl;
+        self
+    }
+
+    /// For a transport that cannot carry a request to the client in the middle of a call
+    /// (stateless HTTP): a 2025-11-25 client there is never sent a form it could not answer.
+    pub fn without_pushed_requests(mut self) -> Self {
+        self.confirm.can_push = false;
+        self
     }
 
     /// Seals tokens with `sealer` (built from `MSGBATCH_REQUEST_STATE_KEY`) instead of the key
@@ -202,25 +220,48 @@ impl BatchServer {
     pub async fn cancel_message_batch(
         &self,
         Parameters(p): Parameters<CancelParams>,
+        RequestState(request_state): RequestState,
+        InputResponses(input_responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         let id = match BatchId::parse(&p.message_batch_id) {
             Ok(id) => id,
-            Err(e) => return error_result(e.to_string()),
+            Err(e) => return error_result(e.to_string()).into(),
         };
         let wait_seconds = p.wait_seconds.unwrap_or(0);
         if wait_seconds > MAX_WAIT_SECONDS {
             return error_result(format!(
                 "wait_seconds is {wait_seconds}; it must be between 0 and {MAX_WAIT_SECONDS}. \
                  Nothing was sent."
-            ));
+            ))
+            .into();
         }
         let progress = ctx.meta.get_progress_token().map(|token| Progress {
             peer: ctx.peer.clone(),
             token,
         });
-        self.until_cancelled(&ctx, self.cancel(&id, wait_seconds, progress))
-            .await
+        let call = confirm::Call {
+            tool: "cancel_message_batch",
+            bulk: false,
+            ids: std::slice::from_ref(&id),
+            wait_seconds,
+            request_state,
+            input_responses,
+        };
+        let work = async {
+            match self.confirm(&ctx, call).await {
+                confirm::Gate::Answer(answer) => answer,
+                // One ID: the step is its cancel (a kept single batch is answered above).
+                confirm::Gate::Go { note, .. } => {
+                    let mut result = self.cancel(&id, wait_seconds, progress).await;
+                    if let Some(note) = note {
+                        add_note(&mut result, &note);
+                    }
+                    result.into()
+                }
+            }
+        };
+        self.until_cancelled(&ctx, work).await
     }
 
     #[tool(
@@ -413,19 +454,19 @@ impl BatchServer {
     /// Runs `work` unless the client cancels the call, or the server shuts down, first; then
     /// the work is dropped (and with it any request in flight). rmcp sends no answer to a
     /// call the client cancelled.
-    async fn until_cancelled(
+    async fn until_cancelled<T: From<CallToolResult>>(
         &self,
         ctx: &RequestContext<RoleServer>,
-        work: impl Future<Output = CallToolResult>,
-    ) -> CallToolResult {
+        work: impl Future<Output = T>,
+    ) -> T {
         tokio::select! {
             biased;
             () = ctx.ct.cancelled() => {
                 tracing::debug!(request = ?ctx.id, "call cancelled by the client");
-                error_result("The call was cancelled by the client.".to_owned())
+                error_result("The call was cancelled by the client.".to_owned()).into()
             }
             () = self.shutdown.cancelled() => {
-                error_result("The server is shutting down; the call was cut short.".to_owned())
+                error_result("The server is shutting down; the call was cut short.".to_owned()).into()
             }
             result = answer_even_on_panic(work) => result,
         }
@@ -533,7 +574,7 @@ fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
 /// Runs a tool's work, turning a panic (a bug) into an `isError` result, so that the call is
 /// answered instead of leaving the client waiting forever. The panic's own message goes where
 /// Rust's default hook puts it, stderr: never stdout, which carries only the protocol.
-async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> CallToolResult {
+async fn answer_even_on_panic<T: From<CallToolResult>>(work: impl Future<Output = T>) -> T {
     match AssertUnwindSafe(work).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => {
@@ -543,13 +584,30 @@ async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> Cal
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!(panic = %what, "a tool call panicked");
-            error_result(
+            T::from(error_result(
                 "Internal error in msgbatch-mcp while handling this call (a bug: please report \
                  it with the server's log). The server is still running; if this was a cancel, \
                  check the batch with get_message_batch."
                     .to_owned(),
-            )
+            ))
         }
+    }
+}
+
+/// Adds `note` to a result: as the last paragraph of its text (whose first line stays the
+/// summary), and first in its structured `note`, when it has one.
+fn add_note(result: &mut CallToolResult, note: &str) {
+    if let Some(first) = result
+        .content
+        .first_mut()
+        .and_then(|c| c.as_text().cloned())
+    {
+        result.content[0] = ContentBlock::text(format!("{}\n\n{note}", first.text));
+    }
+    if let Some(serde_json::Value::Object(map)) = result.structured_content.as_mut()
+        && let Some(serde_json::Value::String(old)) = map.get_mut("note")
+    {
+        *old = format!("{note} {old}");
     }
 }
 
@@ -576,12 +634,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_call_is_answered_with_an_error() {
-        let r = answer_even_on_panic(async { panic!("boom") }).await;
+        let r: CallToolResult = answer_even_on_panic(async { panic!("boom") }).await;
         assert_eq!(r.is_error, Some(true));
         let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap();
         assert!(text.starts_with("Internal error"), "{text}");
         assert!(!text.contains("boom"), "{text}");
-        let ok = answer_even_on_panic(async { error_result("fine".into()) }).await;
+        let ok: CallToolResult = answer_even_on_panic(async { error_result("fine".into()) }).await;
         assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
     }
 

@@ -95,6 +95,9 @@ pub async fn serve(
     let prototype = BatchServer::new(client)
         .read_only(tools.read_only)
         .with_sealer(sealer)
+        .with_confirm(tools.confirm, tools.confirm_ttl())
+        // Stateless: a request to the client mid-call could not be answered (src/server/confirm/).
+        .without_pushed_requests()
         .with_shutdown(calls_stop.clone());
     let rmcp_stop = CancellationToken::new();
     let mcp_config = StreamableHttpServerConfig::default()

@@ -45,6 +45,7 @@ pub async fn stdio(config: Config, tools: &ToolSettings) -> Result<(), ServeErro
     let server = BatchServer::new(client)
         .read_only(tools.read_only)
         .with_sealer(sealer)
+        .with_confirm(tools.confirm, tools.confirm_ttl())
         .with_shutdown(shutdown.clone());
     let (stdin, stdout) = stdio_pipes();
     let stdin = Throttled::new(stdin, backlog);
