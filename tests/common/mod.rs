@@ -2,6 +2,7 @@
 //! stdio server and drive it with the rmcp client, the way Claude Code or Claude Desktop would.
 #![allow(dead_code)]
 
+pub mod serve_http;
 pub mod tls;
 
 use std::process::Stdio;
