@@ -566,7 +566,13 @@ async fn every_tool_has_a_title_and_exact_annotations() {
     let tools = client.list_all_tools().await.expect("tools/list");
     assert_eq!(tools.len(), 4);
     for t in &tools {
+        assert!(
+            t.title.as_deref().is_some_and(|s| !s.is_empty()),
+            "{}",
+            t.name
+        );
         let a = t.annotations.as_ref().expect("annotations");
+        assert_eq!(a.title, t.title, "{}", t.name);
         assert!(
             a.title.as_deref().is_some_and(|s| !s.is_empty()),
             "{}",

@@ -46,6 +46,7 @@ cancel_message_batch.";
 impl BatchServer {
     #[tool(
         name = "cancel_message_batches",
+        title = "Cancel message batches",
         description = BULK_DESCRIPTION,
         output_schema = schema_for_output::<BulkReport>(),
         annotations(

@@ -207,6 +207,7 @@ impl BatchServer {
 
     #[tool(
         name = "cancel_message_batch",
+        title = "Cancel message batch",
         description = CANCEL_DESCRIPTION,
         output_schema = schema_for_output::<BatchReport>(),
         annotations(
@@ -266,6 +267,7 @@ impl BatchServer {
 
     #[tool(
         name = "get_message_batch",
+        title = "Get message batch",
         description = GET_DESCRIPTION,
         output_schema = schema_for_output::<BatchReport>(),
         annotations(
@@ -296,6 +298,7 @@ impl BatchServer {
 
     #[tool(
         name = "list_message_batches",
+        title = "List message batches",
         description = LIST_DESCRIPTION,
         output_schema = schema_for_output::<ListReport>(),
         annotations(
