@@ -597,20 +597,20 @@ async fn answer_even_on_panic<T: From<CallToolResult>>(work: impl Future<Output 
     }
 }
 
-/// Adds `note` to a result: as the last paragraph of its text (whose first line stays the
-/// summary), and first in its structured `note`, when it has one.
+/// Adds `note` at the end of a result's note: of its structured `note`, when it has one, and of
+/// its text, whose last paragraph is that note (so the two stay the same words).
 fn add_note(result: &mut CallToolResult, note: &str) {
     if let Some(first) = result
         .content
         .first_mut()
         .and_then(|c| c.as_text().cloned())
     {
-        result.content[0] = ContentBlock::text(format!("{}\n\n{note}", first.text));
+        result.content[0] = ContentBlock::text(format!("{} {note}", first.text));
     }
     if let Some(serde_json::Value::Object(map)) = result.structured_content.as_mut()
         && let Some(serde_json::Value::String(old)) = map.get_mut("note")
     {
-        *old = format!("{note} {old}");
+        *old = format!("{old} {note}");
     }
 }
 
