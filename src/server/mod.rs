@@ -6,6 +6,8 @@
 //! - `cancel_message_batches`: "stop all my running batches" in one call ([`bulk`]);
 //! - prompts `stop-batch` and `stop-all-running` ([`prompts`]).
 //!
+//! Before either cancel tool sends anything, the person may be asked to confirm ([`confirm`]).
+//!
 //! Every failure, from a bad argument to an unreachable API, is a tool result with
 //! `isError: true` and a text that says what to do next ([`advice`]); nothing here ends the
 //! server. Each call stops as soon as the client cancels it: the work future is dropped, which

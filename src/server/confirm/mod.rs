@@ -465,3 +465,78 @@ fn short(mut reason: String) -> String {
     }
     reason
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(raw: &[&str]) -> Vec<BatchId> {
+        raw.iter().map(|r| BatchId::parse(r).unwrap()).collect()
+    }
+
+    fn call<'a>(tool: &'static str, ids: &'a [BatchId], wait_seconds: u32) -> Call<'a> {
+        Call {
+            tool,
+            bulk: tool.ends_with('s'),
+            ids,
+            wait_seconds,
+            request_state: None,
+            input_responses: None,
+        }
+    }
+
+    #[test]
+    fn the_binding_changes_with_the_tool_the_ids_and_the_wait() {
+        let ab = ids(&["msgbatch_a", "msgbatch_b"]);
+        let ba = ids(&["msgbatch_b", "msgbatch_a"]);
+        let a = ids(&["msgbatch_a"]);
+        let base = call("cancel_message_batches", &ab, 0).binding();
+        assert_eq!(base, call("cancel_message_batches", &ab, 0).binding());
+        for other in [
+            call("cancel_message_batches", &ba, 0),
+            call("cancel_message_batches", &a, 0),
+            call("cancel_message_batches", &ab, 5),
+            call("cancel_message_batch", &ab, 0),
+        ] {
+            assert_ne!(base, other.binding());
+        }
+    }
+
+    #[test]
+    fn steps_keep_the_given_order_and_cancel_only_the_chosen() {
+        let given = ids(&["msgbatch_a", "msgbatch_gone", "msgbatch_b"]);
+        let batch = |id: &str| -> MessageBatch {
+            serde_json::from_value(serde_json::json!({
+                "id": id, "type": "message_batch", "processing_status": "in_progress",
+                "request_counts": {"processing": 1, "succeeded": 0, "errored": 0,
+                                   "canceled": 0, "expired": 0},
+                "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z",
+                "archived_at": null, "cancel_initiated_at": null, "ended_at": null,
+                "results_url": null
+            }))
+            .unwrap()
+        };
+        let offered = [batch("msgbatch_a"), batch("msgbatch_b")];
+        let gone = BatchOutcome::without_batch("msgbatch_gone", OutcomeKind::NotFound, "x".into());
+        let chosen = ["msgbatch_b".to_owned()];
+        let steps = settled_in_order(&given, &offered, &[gone], Some(&chosen));
+        let shown: Vec<String> = steps
+            .iter()
+            .map(|s| match s {
+                Step::Cancel(id) => format!("cancel {id}"),
+                Step::Settled(o) => format!("{:?} {}", o.outcome, o.message_batch_id),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "Kept msgbatch_a",
+                "NotFound msgbatch_gone",
+                "cancel msgbatch_b"
+            ]
+        );
+        // Nothing chosen: nothing is canceled.
+        let steps = settled_in_order(&given, &offered, &[], None);
+        assert!(steps.iter().all(|s| matches!(s, Step::Settled(_))));
+    }
+}
