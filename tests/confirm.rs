@@ -845,7 +845,24 @@ async fn a_round_started_on_one_instance_completes_on_another_with_the_same_key(
         text(&r)
     );
     assert_eq!(hits_by(&up, "POST").await, 2);
-    for c in [on_a, on_b, on_other] {
+
+    // Rotation: an instance given `NEW,OLD` opens what the old key sealed.
+    let rotated_key = format!("new-key-0123456789abcdef0123456789abcdef,{KEY}");
+    let rotated =
+        HttpInstance::start(&base(&up), &[("MSGBATCH_REQUEST_STATE_KEY", &rotated_key)]).await;
+    let on_rotated = connect(&person, rotated.transport(), Era::Modern).await;
+    let (_, fresh) = first_round(&on_a, "cancel_message_batches", bulk(&[RUN1])).await;
+    let r = second_round(
+        &on_rotated,
+        "cancel_message_batches",
+        bulk(&[RUN1]),
+        &fresh,
+        ElicitResult::new(ElicitationAction::Accept).with_content(json!({ "batches": [RUN1] })),
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(hits_by(&up, "POST").await, 3);
+    for c in [on_a, on_b, on_other, on_rotated] {
         c.cancel().await.ok();
     }
 }
