@@ -22,6 +22,7 @@ pub mod origin;
 pub mod params;
 pub mod prompts;
 pub mod report;
+pub mod results;
 pub mod schema;
 pub mod sealed;
 pub mod wait;
@@ -124,7 +125,7 @@ impl BatchServer {
             waits: Waits::default(),
             // Every tool's input schema goes through the one portable rewrite (see `schema`).
             tool_router: Arc::new(schema::portable_tools(
-                Self::tool_router() + Self::bulk_tool_router(),
+                Self::tool_router() + Self::bulk_tool_router() + Self::results_tool_router(),
             )),
             prompt_router: Arc::new(Self::prompt_router()),
             sealer: sealed::Sealer::ephemeral(),
@@ -669,7 +670,7 @@ mod tests {
         ));
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names.len(), 4, "{names:?}");
+        assert_eq!(names.len(), 5, "{names:?}");
         let cancel = tools
             .iter()
             .find(|t| t.name == "cancel_message_batch")
