@@ -262,6 +262,26 @@ fn counts_cell(c: &RequestCounts) -> String {
     }
 }
 
+/// One line of what finished across the ended batches (from their counts), and where the detail is.
+fn finished_line(outcomes: &[BatchOutcome]) -> String {
+    let mut sum = crate::api::RequestCounts::default();
+    for c in outcomes
+        .iter()
+        .filter(|o| o.processing_status.as_ref().is_some_and(Status::is_ended))
+        .filter_map(|o| o.request_counts.as_ref())
+    {
+        sum.succeeded += c.succeeded;
+        sum.errored += c.errored;
+        sum.canceled += c.canceled;
+        sum.expired += c.expired;
+    }
+    format!(
+        "In all: {} succeeded, {} errored, {} canceled, {} expired; for the detail of one batch, \
+         call get_message_batch_results with its ID.",
+        sum.succeeded, sum.errored, sum.canceled, sum.expired
+    )
+}
+
 fn note(outcomes: &[BatchOutcome], counts: &Tally, waited: u32) -> String {
     let mut note = String::new();
     let stopping = counts.canceling + counts.already_canceling;
@@ -278,7 +298,8 @@ fn note(outcomes: &[BatchOutcome], counts: &Tally, waited: u32) -> String {
                 let _ = write!(
                     note,
                     "After waiting, every canceled batch has ended: `canceled` counts the \
-                     requests the cancel stopped, `succeeded` ones ran and are billed. "
+                     requests the cancel stopped, `succeeded` ones ran and are billed. {} ",
+                    finished_line(outcomes)
                 );
             } else {
                 let _ = write!(

@@ -213,7 +213,8 @@ fn ended_note(b: &MessageBatch, context: Context) -> String {
         (None, Some(url)) => {
             let _ = write!(
                 out,
-                "Results (JSON Lines, one line per request, same API key): {url}"
+                "For which requests finished and how (errors by type, token usage), call \
+                 get_message_batch_results; the file itself (JSON Lines, same API key): {url}"
             );
         }
         (None, None) => out.push_str("No results URL was given."),
@@ -373,6 +374,12 @@ mod tests {
         let r = BatchReport::new(b, Context::Waited { seconds: 5 });
         assert!(r.note.starts_with("The cancel is complete"), "{}", r.note);
         assert!(r.note.contains("stopped 1 requests"));
+        assert!(r.note.contains("5 succeeded and 1 errored"), "{}", r.note);
+        assert!(
+            r.note.contains("call get_message_batch_results"),
+            "{}",
+            r.note
+        );
         assert!(r.note.contains("http://x/results"));
     }
 
