@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::stream::{self, FuturesUnordered, StreamExt as _};
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::model::{CallToolResponse, CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 
@@ -58,25 +58,31 @@ impl BatchServer {
         &self,
         Parameters(p): Parameters<BulkCancelParams>,
         ctx: RequestContext<RoleServer>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         let ids = match distinct_ids(&p.message_batch_ids) {
             Ok(ids) => ids,
-            Err(msg) => return error_result(msg),
+            Err(msg) => return error_result(msg).into(),
         };
         let wait_seconds = p.wait_seconds.unwrap_or(0);
         if wait_seconds > MAX_WAIT_SECONDS {
             return error_result(format!(
                 "wait_seconds is {wait_seconds}; it must be between 0 and {MAX_WAIT_SECONDS}. \
                  Nothing was sent."
-            ));
+            ))
+            .into();
+        }
+        let given = p.message_batch_ids.len();
+        // A client with tasks gets one task for the whole set (see `tasks`).
+        if wait_seconds > 0 && super::tasks::declared(&ctx) {
+            let work = self.cancel_many_as_task(ids, given, wait_seconds);
+            return self.until_cancelled(&ctx, work).await;
         }
         let progress = ctx.meta.get_progress_token().map(|token| Progress {
             peer: ctx.peer.clone(),
             token,
         });
-        let given = p.message_batch_ids.len();
         let work = self.cancel_many(ids, given, wait_seconds, progress);
-        self.until_cancelled(&ctx, work).await
+        self.until_cancelled(&ctx, work).await.into()
     }
 }
 
@@ -131,6 +137,57 @@ impl Entry {
 }
 
 impl BatchServer {
+    /// One cancel per ID, [`CONCURRENCY`] at a time, outcomes in the order the IDs were given
+    /// (`buffered`, not `buffer_unordered`).
+    async fn cancel_all(&self, ids: Vec<BatchId>) -> Vec<Entry> {
+        stream::iter(ids)
+            .map(|id| async move {
+                let cancel = self.cancel_once(&id).await;
+                Entry::new(id, cancel)
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// The cancels, then one task that follows every batch still `canceling`; answered at
+    /// once with the outcomes when there is none to follow.
+    async fn cancel_many_as_task(
+        &self,
+        ids: Vec<BatchId>,
+        given: usize,
+        wait_seconds: u32,
+    ) -> CallToolResponse {
+        let entries = self.cancel_all(ids).await;
+        let to_follow = entries
+            .iter()
+            .filter(|e| e.batch.is_some() && !e.ended())
+            .count();
+        if to_follow == 0 {
+            let outcomes = entries.into_iter().map(|e| e.outcome).collect();
+            return bulk_result(outcomes, given, 0, wait_seconds, None).into();
+        }
+        let sealed = entries
+            .iter()
+            .map(|e| super::tasks::token::Entry {
+                id: e.id.as_str().to_owned(),
+                outcome: e.outcome.outcome,
+                reason: e.outcome.reason.clone(),
+            })
+            .collect();
+        let state = super::tasks::token::TaskState::new(
+            super::tasks::token::Report::Bulk {
+                given: given as u32,
+            },
+            sealed,
+            wait_seconds,
+            self.tasks.ttl_secs_for(wait_seconds),
+        );
+        let ended = entries.iter().filter(|e| e.ended()).count();
+        let all = entries.iter().filter(|e| e.batch.is_some()).count();
+        self.start_task(&state, format!("{ended} of {all} batches ended"))
+    }
+
     async fn cancel_many(
         &self,
         ids: Vec<BatchId>,
@@ -138,15 +195,7 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        // `buffered`, not `buffer_unordered`: outcomes come back in the order the IDs were given.
-        let mut entries: Vec<Entry> = stream::iter(ids)
-            .map(|id| async move {
-                let cancel = self.cancel_once(&id).await;
-                Entry::new(id, cancel)
-            })
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
+        let mut entries = self.cancel_all(ids).await;
         let mut waited = 0;
         let mut busy = None;
         if wait_seconds > 0 {
@@ -154,24 +203,17 @@ impl BatchServer {
             // call, not each batch, is what waits.
             match self.waits.try_begin() {
                 Some(_slot) => {
-                    let wait = Duration::from_secs(u64::from(wait_seconds));
+                    // Never held past what clients tolerate (see `wait::DEFAULT_HOLD_SECS`).
+                    let held = wait_seconds.min(self.hold_secs);
+                    let wait = Duration::from_secs(u64::from(held));
                     Box::pin(self.follow_all(&mut entries, wait, progress.as_ref())).await;
-                    waited = wait_seconds;
+                    waited = held;
                 }
                 None => busy = Some(self.waits.busy_note()),
             }
         }
         let outcomes = entries.into_iter().map(|e| e.outcome).collect();
-        let mut report = BulkReport::new(outcomes, given, waited);
-        if let Some(busy) = busy {
-            report.note = format!("{busy} {}", report.note);
-        }
-        let text = report.text();
-        let mut result = structured_result(&report, text);
-        if report.all_failed() {
-            result.is_error = Some(true);
-        }
-        result
+        bulk_result(outcomes, given, waited, wait_seconds, busy)
     }
 
     /// Follows every batch still `canceling` until all have ended or `wait` has passed, with
@@ -220,6 +262,42 @@ impl BatchServer {
             }
         }
     }
+}
+
+/// The bulk answer, after following the batches for `waited` of the `asked` seconds (0: not
+/// followed): the waiting call and a task's `completed` result are this same answer. When
+/// followed and some batch is not `ended`, it says `timed_out`.
+pub(crate) fn bulk_result(
+    outcomes: Vec<BatchOutcome>,
+    given: usize,
+    waited: u32,
+    asked: u32,
+    busy: Option<String>,
+) -> CallToolResult {
+    let mut report = BulkReport::new(outcomes, given, waited);
+    if waited > 0 {
+        let still = report.outcomes.iter().any(|o| {
+            o.processing_status.is_some()
+                && !o.processing_status.as_ref().is_some_and(Status::is_ended)
+        });
+        report.timed_out = Some(still);
+        if still && waited < asked {
+            report.note = format!(
+                "Waited {waited} s, not the {asked} s asked: calls held longer are cut by \
+                 clients and proxies. {}",
+                report.note
+            );
+        }
+    }
+    if let Some(busy) = busy {
+        report.note = format!("{busy} {}", report.note);
+    }
+    let text = report.text();
+    let mut result = structured_result(&report, text);
+    if report.all_failed() {
+        result.is_error = Some(true);
+    }
+    result
 }
 
 /// Sends "k of n batches ended", when the client asked for progress.

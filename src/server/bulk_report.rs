@@ -4,13 +4,13 @@
 use std::fmt::Write as _;
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::types::Status;
 use crate::api::{MessageBatch, RequestCounts};
 
 /// What became of one ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     /// The cancel was accepted: the batch is `canceling` (or has ended since, when waited for).
@@ -149,6 +149,10 @@ pub struct BulkReport {
     pub repeated: u32,
     /// Seconds waited for the batches to reach `ended` (0: not waited).
     pub waited_seconds: u32,
+    /// After a wait: true when it ran out before every canceled batch ended (nothing failed;
+    /// the batches are as last seen). Absent when no wait was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<bool>,
     /// One line: how many IDs came to each outcome, e.g. "3 canceling, 1 already ended, 1 not found".
     pub summary: String,
     /// What this means and what to do next.
@@ -179,6 +183,7 @@ impl BulkReport {
             ids_given,
             repeated,
             waited_seconds,
+            timed_out: None,
             summary,
             note,
         }

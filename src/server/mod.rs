@@ -25,6 +25,7 @@ pub mod report;
 pub mod results;
 pub mod schema;
 pub mod sealed;
+pub mod tasks;
 pub mod wait;
 pub mod waits;
 
@@ -41,8 +42,8 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+    GetTaskParams, GetTaskResult, Implementation, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
@@ -104,6 +105,10 @@ pub struct BatchServer {
     prompt_router: Arc<PromptRouter<Self>>,
     /// Seals what a client carries between calls ([`sealed`]); shared by every clone.
     sealer: sealed::Sealer,
+    /// Longest a call is held waiting for `ended` ([`wait::DEFAULT_HOLD_SECS`]).
+    hold_secs: u32,
+    /// Tasks: their lifetime, and the ones cancelled here ([`tasks`]).
+    tasks: tasks::Tasks,
 }
 
 /// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
@@ -129,7 +134,16 @@ impl BatchServer {
             )),
             prompt_router: Arc::new(Self::prompt_router()),
             sealer: sealed::Sealer::ephemeral(),
+            hold_secs: wait::DEFAULT_HOLD_SECS,
+            tasks: tasks::Tasks::default(),
         }
+    }
+
+    /// Applies the tool settings that tune waits and tasks (hidden ones included).
+    pub fn configured(mut self, tools: &crate::config::ToolSettings) -> Self {
+        self.hold_secs = tools.wait_hold_secs.unwrap_or(wait::DEFAULT_HOLD_SECS);
+        self.tasks = tasks::Tasks::new(tools.task_ttl_secs);
+        self
     }
 
     /// Seals tokens with `sealer` (built from `MSGBATCH_REQUEST_STATE_KEY`) instead of the key
@@ -204,17 +218,24 @@ impl BatchServer {
         &self,
         Parameters(p): Parameters<CancelParams>,
         ctx: RequestContext<RoleServer>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         let id = match BatchId::parse(&p.message_batch_id) {
             Ok(id) => id,
-            Err(e) => return error_result(e.to_string()),
+            Err(e) => return error_result(e.to_string()).into(),
         };
         let wait_seconds = p.wait_seconds.unwrap_or(0);
         if wait_seconds > MAX_WAIT_SECONDS {
             return error_result(format!(
                 "wait_seconds is {wait_seconds}; it must be between 0 and {MAX_WAIT_SECONDS}. \
                  Nothing was sent."
-            ));
+            ))
+            .into();
+        }
+        // A client with tasks follows the cancel by polling, instead of holding this call.
+        if wait_seconds > 0 && tasks::declared(&ctx) {
+            return self
+                .until_cancelled(&ctx, self.cancel_as_task(&id, wait_seconds))
+                .await;
         }
         let progress = ctx.meta.get_progress_token().map(|token| Progress {
             peer: ctx.peer.clone(),
@@ -222,6 +243,7 @@ impl BatchServer {
         });
         self.until_cancelled(&ctx, self.cancel(&id, wait_seconds, progress))
             .await
+            .into()
     }
 
     #[tool(
@@ -309,6 +331,51 @@ pub(crate) enum Cancel {
 }
 
 impl BatchServer {
+    /// The cancel, read for the single tool: the batch and whether the API refused because a
+    /// cancel was already under way; or the answer, when there is nothing to follow.
+    async fn cancel_first(&self, id: &BatchId) -> Result<(MessageBatch, bool), CallToolResult> {
+        Ok(match self.cancel_once(id).await {
+            Cancel::Accepted(b) => (b, false),
+            Cancel::AlreadyCanceling(b) => (b, true),
+            Cancel::AlreadyEnded(batch) => {
+                let report = BatchReport::new(batch, Context::Get);
+                return Err(error_result(format!(
+                    "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
+                    report.text()
+                )));
+            }
+            Cancel::Failed(e) => return Err(self.api_error(Operation::Cancel(id.as_str()), &e)),
+        })
+    }
+
+    /// The cancel, followed as a task (see [`tasks`]): answered at once.
+    async fn cancel_as_task(&self, id: &BatchId, wait_seconds: u32) -> CallToolResponse {
+        let (batch, refused) = match self.cancel_first(id).await {
+            Ok(b) => b,
+            Err(answer) => return answer.into(),
+        };
+        if batch.processing_status == ProcessingStatus::Ended {
+            return cancel_report(batch, Context::Canceled, refused).into();
+        }
+        let outcome = if refused {
+            bulk_report::OutcomeKind::AlreadyCanceling
+        } else {
+            bulk_report::OutcomeKind::Canceling
+        };
+        let entry = tasks::token::Entry {
+            id: id.as_str().to_owned(),
+            outcome,
+            reason: None,
+        };
+        let state = tasks::token::TaskState::new(
+            tasks::token::Report::Single { refused },
+            vec![entry],
+            wait_seconds,
+            self.tasks.ttl_secs_for(wait_seconds),
+        );
+        self.start_task(&state, wait::message(&batch))
+    }
+
     /// Cancel, then (if asked) wait for `ended`.
     async fn cancel(
         &self,
@@ -316,32 +383,12 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        let (batch, refused) = match self.cancel_once(id).await {
-            Cancel::Accepted(b) => (b, false),
-            Cancel::AlreadyCanceling(b) => (b, true),
-            Cancel::AlreadyEnded(batch) => {
-                let report = BatchReport::new(batch, Context::Get);
-                return error_result(format!(
-                    "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
-                    report.text()
-                ));
-            }
-            Cancel::Failed(e) => return self.api_error(Operation::Cancel(id.as_str()), &e),
-        };
-        // A refusal while canceling reads as the cancel under way that it is, and says so.
-        let report = |b, context| {
-            let mut report = BatchReport::new(b, context);
-            if refused {
-                report.note.insert_str(
-                    0,
-                    "The API refused this cancel because one is already under way: the batch \
-                     is `canceling`. ",
-                );
-            }
-            batch_result(report)
+        let (batch, refused) = match self.cancel_first(id).await {
+            Ok(b) => b,
+            Err(answer) => return answer,
         };
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
-            return report(batch, Context::Canceled);
+            return cancel_report(batch, Context::Canceled, refused);
         }
         // Held until the wait ends (or the call is dropped); none left: answer now, saying so.
         let Some(_slot) = self.waits.try_begin() else {
@@ -350,17 +397,14 @@ impl BatchServer {
             report.note = format!("{} {}", self.waits.busy_note(), report.note);
             return batch_result(report);
         };
-        let wait = Duration::from_secs(u64::from(wait_seconds));
+        // Never held past what clients tolerate: the answer then says it timed out.
+        let held = wait_seconds.min(self.hold_secs);
+        let wait = Duration::from_secs(u64::from(held));
         // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
         // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
         let following = wait::until_ended(&self.client, id, batch, wait, progress.as_ref());
         match Box::pin(following).await {
-            Ok(b) => report(
-                b,
-                Context::Waited {
-                    seconds: wait_seconds,
-                },
-            ),
+            Ok(b) => waited_result(b, wait_seconds, held, refused),
             // The cancel itself was accepted: explain the failed poll as the fetch it was,
             // not as a cancel that "may or may not have reached the API".
             Err(e) => error_result(format!(
@@ -414,19 +458,19 @@ impl BatchServer {
     /// Runs `work` unless the client cancels the call, or the server shuts down, first; then
     /// the work is dropped (and with it any request in flight). rmcp sends no answer to a
     /// call the client cancelled.
-    async fn until_cancelled(
+    async fn until_cancelled<R: From<CallToolResult>>(
         &self,
         ctx: &RequestContext<RoleServer>,
-        work: impl Future<Output = CallToolResult>,
-    ) -> CallToolResult {
+        work: impl Future<Output = R>,
+    ) -> R {
         tokio::select! {
             biased;
             () = ctx.ct.cancelled() => {
                 tracing::debug!(request = ?ctx.id, "call cancelled by the client");
-                error_result("The call was cancelled by the client.".to_owned())
+                error_result("The call was cancelled by the client.".to_owned()).into()
             }
             () = self.shutdown.cancelled() => {
-                error_result("The server is shutting down; the call was cut short.".to_owned())
+                error_result("The server is shutting down; the call was cut short.".to_owned()).into()
             }
             result = answer_even_on_panic(work) => result,
         }
@@ -461,11 +505,30 @@ impl ServerHandler for BatchServer {
         response
     }
 
+    /// `tasks/get`: the task's batches, retrieved now ([`tasks::poll`]).
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        self.task_status(&request.task_id).await
+    }
+
+    /// `tasks/cancel`: stops following; the batch cancel stands.
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.cancel_following(&request.task_id)
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_prompts()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(
@@ -509,6 +572,51 @@ fn list_query(p: &ListParams) -> Result<ApiListParams, String> {
     })
 }
 
+/// A single cancel's answer; a refusal while canceling reads as the cancel under way that it
+/// is, and says so.
+fn cancel_report(batch: MessageBatch, context: Context, refused: bool) -> CallToolResult {
+    let mut report = BatchReport::new(batch, context);
+    if refused {
+        report.note.insert_str(
+            0,
+            "The API refused this cancel because one is already under way: the batch is \
+             `canceling`. ",
+        );
+    }
+    batch_result(report)
+}
+
+/// The answer of a cancel followed for `held` of the `asked` seconds (a task follows them
+/// all): the batch as last seen, `timed_out` when it had not ended, and what to call next.
+/// The waiting call and a task's `completed` result are this same answer.
+pub(crate) fn waited_result(
+    batch: MessageBatch,
+    asked: u32,
+    held: u32,
+    refused: bool,
+) -> CallToolResult {
+    let ended = batch.processing_status.is_ended();
+    let mut report = BatchReport::new(batch, Context::Waited { seconds: held });
+    report.timed_out = Some(!ended);
+    if !ended && held < asked {
+        report.note.insert_str(
+            0,
+            &format!(
+                "Waited {held} s, not the {asked} s asked: calls held longer are cut by clients \
+                 and proxies. "
+            ),
+        );
+    }
+    if refused {
+        report.note.insert_str(
+            0,
+            "The API refused this cancel because one is already under way: the batch is \
+             `canceling`. ",
+        );
+    }
+    batch_result(report)
+}
+
 fn batch_result(report: BatchReport) -> CallToolResult {
     let text = report.text();
     structured_result(&report, text)
@@ -534,7 +642,7 @@ fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
 /// Runs a tool's work, turning a panic (a bug) into an `isError` result, so that the call is
 /// answered instead of leaving the client waiting forever. The panic's own message goes where
 /// Rust's default hook puts it, stderr: never stdout, which carries only the protocol.
-async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> CallToolResult {
+async fn answer_even_on_panic<R: From<CallToolResult>>(work: impl Future<Output = R>) -> R {
     match AssertUnwindSafe(work).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => {
@@ -550,6 +658,7 @@ async fn answer_even_on_panic(work: impl Future<Output = CallToolResult>) -> Cal
                  check the batch with get_message_batch."
                     .to_owned(),
             )
+            .into()
         }
     }
 }
@@ -577,12 +686,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_call_is_answered_with_an_error() {
-        let r = answer_even_on_panic(async { panic!("boom") }).await;
+        let r: CallToolResult = answer_even_on_panic(async { panic!("boom") }).await;
         assert_eq!(r.is_error, Some(true));
         let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap();
         assert!(text.starts_with("Internal error"), "{text}");
         assert!(!text.contains("boom"), "{text}");
-        let ok = answer_even_on_panic(async { error_result("fine".into()) }).await;
+        let ok: CallToolResult = answer_even_on_panic(async { error_result("fine".into()) }).await;
         assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
     }
 

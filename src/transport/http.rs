@@ -94,6 +94,7 @@ pub async fn serve(
     }
     let prototype = BatchServer::new(client)
         .read_only(tools.read_only)
+        .configured(tools)
         .with_sealer(sealer)
         .with_shutdown(calls_stop.clone());
     let rmcp_stop = CancellationToken::new();
