@@ -1,9 +1,11 @@
-//! The MCP surface: four tools over the Batches API and two prompts, served with rmcp.
+//! The MCP surface: five tools over the Batches API and two prompts, served with rmcp.
 //!
 //! - `cancel_message_batch`: the job itself, with an optional wait for `ended`;
 //! - `get_message_batch`: where a batch is now, and what that means;
 //! - `list_message_batches`: how an agent finds the ID when the person did not give one;
 //! - `cancel_message_batches`: "stop all my running batches" in one call ([`bulk`]);
+//! - `get_message_batch_results`: what an ended batch's requests came to ([`results`]);
+//! - a cancel with `wait_seconds` from a client with tasks answers a task ([`tasks`]);
 //! - prompts `stop-batch` and `stop-all-running` ([`prompts`]).
 //!
 //! Every failure, from a bad argument to an unreachable API, is a tool result with
@@ -74,7 +76,8 @@ To stop a batch, call cancel_message_batch with its ID (msgbatch_...); to stop s
 cancel_message_batches once with all their IDs. If no ID was given, call list_message_batches \
 first: only `in_progress` batches can be canceled. Cancellation is not \
 immediate: the batch becomes `canceling`, then `ended`; follow it with get_message_batch or \
-cancel_message_batch's wait_seconds.";
+cancel_message_batch's wait_seconds. Once ended, get_message_batch_results sums up what \
+finished.";
 
 const CANCEL_DESCRIPTION: &str = "Cancel (stop, abort) an Anthropic Message Batch by its ID. \
 Not immediate: the batch becomes `canceling`, requests already running may still complete, and \
