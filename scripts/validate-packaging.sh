@@ -14,7 +14,7 @@ set -euo pipefail
 MCPB_VERSION="2.1.2"        # npm @anthropic-ai/mcpb; checked to run on Node 20
 SKILLS_REF_VERSION="0.1.1"  # PyPI skills-ref; its CLI is `agentskills`
 SKILL_NAME="cancel-message-batch"
-TOOL_NAMES="cancel_message_batch cancel_message_batches get_message_batch list_message_batches"
+TOOL_NAMES="cancel_message_batch cancel_message_batches get_message_batch get_message_batch_results list_message_batches"
 PROMPT_NAMES="stop-all-running stop-batch"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -259,6 +259,26 @@ pub struct ToolSettings {
     #[arg(long = "confirm-ttl-secs", env = "MSGBATCH_CONFIRM_TTL_SECS", hide = true,
           global = true, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub confirm_ttl_secs: Option<u64>,
+
+    /// Longest a call is held open waiting for `ended` (default 50 s): a larger wait_seconds is
+    /// cut to it, because claude.ai, Claude Desktop and proxies cut calls held about 60 s.
+    /// Hidden: for operators whose clients wait longer, and for tests.
+    #[arg(
+        long = "wait-hold-secs",
+        env = "MSGBATCH_WAIT_HOLD_SECS",
+        hide = true,
+        global = true
+    )]
+    pub wait_hold_secs: Option<u32>,
+
+    /// A task ID's lifetime in seconds (default: its wait plus one hour). Hidden: for tests.
+    #[arg(
+        long = "task-ttl-secs",
+        env = "MSGBATCH_TASK_TTL_SECS",
+        hide = true,
+        global = true
+    )]
+    pub task_ttl_secs: Option<u64>,
 }
 
 impl ToolSettings {

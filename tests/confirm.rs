@@ -570,7 +570,7 @@ async fn every_tool_has_a_title_and_exact_annotations() {
     let up = upstream().await;
     let client = stdio(&base(&up), &[], &Person::new(Reply::Decline), Era::Legacy).await;
     let tools = client.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 4);
+    assert_eq!(tools.len(), 5);
     for t in &tools {
         assert!(
             t.title.as_deref().is_some_and(|s| !s.is_empty()),

@@ -722,7 +722,11 @@ async fn assert_read_only(client: &Client, up: &wiremock::MockServer) {
     let tools = client.list_all_tools().await.expect("tools/list");
     assert_eq!(
         tool_names(&tools),
-        ["get_message_batch", "list_message_batches"]
+        [
+            "get_message_batch",
+            "get_message_batch_results",
+            "list_message_batches"
+        ]
     );
     assert!(tools.iter().all(|t| {
         t.annotations

@@ -31,7 +31,7 @@ async fn served_tools() -> BTreeSet<String> {
 #[tokio::test]
 async fn manifest_skill_and_server_name_the_same_tools() {
     let served = served_tools().await;
-    assert_eq!(served.len(), 4, "{served:?}");
+    assert_eq!(served.len(), 5, "{served:?}");
 
     let manifest: Value = serde_json::from_str(MANIFEST).expect("manifest.json is JSON");
     let listed: BTreeSet<String> = manifest["tools"]

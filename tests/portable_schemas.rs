@@ -282,6 +282,8 @@ async fn null_for_each_optional_argument_means_not_given() {
     .await
     .expect("simulator");
     let batch = sim.simulator().insert_batch(10);
+    // Results exist only for an ended batch: that tool is asked about one.
+    let ended = sim.simulator().insert_ended_batch(10);
     let (client, _) = spawn(&sim.base_url(), &[]).await;
     let tools = client.list_all_tools().await.expect("tools/list");
     let mut tried = 0;
@@ -299,7 +301,14 @@ async fn null_for_each_optional_argument_means_not_given() {
             .collect();
         let base: Map<String, Value> = required
             .iter()
-            .map(|r| ((*r).to_owned(), required_value(&props[*r], &batch.id)))
+            .map(|r| {
+                let id = if tool.name == "get_message_batch_results" {
+                    &ended.id
+                } else {
+                    &batch.id
+                };
+                ((*r).to_owned(), required_value(&props[*r], id))
+            })
             .collect();
         let optional: Vec<&String> = props
             .keys()

@@ -123,6 +123,7 @@ async fn initialize_eras_are_answered_with_our_name_version_and_instructions() {
                 "cancel_message_batch",
                 "cancel_message_batches",
                 "get_message_batch",
+                "get_message_batch_results",
                 "list_message_batches"
             ]
         );

@@ -176,6 +176,66 @@ impl BatchesClient {
         })
     }
 
+    /// The parsed base URL (for checking that a `results_url` is on the same API).
+    pub(super) fn base(&self) -> Option<&Url> {
+        self.inner.base.as_ref()
+    }
+
+    /// One `GET url` with the headers every request carries (version, key, user agent) plus
+    /// `accept`, for a caller that reads the body itself, as it streams. Only the wait for the
+    /// answer's head is bounded here (by the attempt timeout); the body is the caller's.
+    pub(super) async fn get_streamed(
+        &self,
+        url: Url,
+        accept: &'static str,
+    ) -> Result<Response, ApiError> {
+        let inner = &*self.inner;
+        let key = inner.key.as_ref().map_err(Clone::clone)?;
+        let http = inner.http.get().await?;
+        let request = http
+            .get(url)
+            .header("anthropic-version", ANTHROPIC_VERSION)
+            .header("x-api-key", key.clone())
+            .header(reqwest::header::ACCEPT, accept);
+        match tokio::time::timeout(inner.timeout, request.send()).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(self.transport_error(&e)),
+            Err(_) => Err(self.timeout_error()),
+        }
+    }
+
+    /// The error an answer with a failing status stands for, from its head and (capped) body.
+    pub(super) async fn error_answer(&self, response: Response) -> ApiError {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_owned();
+        let request_id = headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| truncate(s, 200));
+        let body = read_capped(response, MAX_ERROR_BODY_BYTES)
+            .await
+            .unwrap_or_default();
+        ApiError::from_answer(status, request_id, &content_type, &body)
+    }
+
+    /// The retry settings, for a caller with its own request loop.
+    pub(super) fn max_retries(&self) -> u32 {
+        self.inner.max_retries
+    }
+
+    /// The error for a transport failure, naming the base URL (never a full URL with a key).
+    pub(super) fn transport(&self, e: &reqwest::Error) -> ApiError {
+        if e.is_timeout() {
+            return self.timeout_error();
+        }
+        self.transport_error(e)
+    }
+
     /// `GET /messages/batches?limit=&before_id=&after_id=`.
     pub async fn list(&self, params: &ListParams) -> Result<BatchPage, ApiError> {
         self.call(

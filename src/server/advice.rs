@@ -11,6 +11,8 @@ pub enum Operation<'a> {
     Cancel(&'a str),
     Get(&'a str),
     List,
+    /// Reading an ended batch's results file.
+    Results(&'a str),
 }
 
 impl Operation<'_> {
@@ -19,6 +21,7 @@ impl Operation<'_> {
             Self::Cancel(id) => format!("Could not cancel batch {id}"),
             Self::Get(id) => format!("Could not get batch {id}"),
             Self::List => "Could not list message batches".to_owned(),
+            Self::Results(id) => format!("Could not read the results of batch {id}"),
         }
     }
 

@@ -92,6 +92,16 @@ impl BatchServer {
         let work = async {
             match self.confirm(&ctx, call).await {
                 Gate::Answer(answer) => answer,
+                // A client with tasks gets one task for the whole set (see `tasks`), once the
+                // person said which batches to cancel.
+                Gate::Go { steps, note } if wait_seconds > 0 && super::tasks::declared(&ctx) => {
+                    let mut response = self.cancel_many_as_task(steps, given, wait_seconds).await;
+                    if let (Some(note), CallToolResponse::Complete(result)) = (note, &mut response)
+                    {
+                        add_note(result, &note);
+                    }
+                    response
+                }
                 Gate::Go { steps, note } => {
                     let mut result = self.cancel_many(steps, given, wait_seconds, progress).await;
                     if let Some(note) = note {
@@ -157,7 +167,72 @@ impl Entry {
 
 impl BatchServer {
     /// Sends the cancels among `steps` (the others are settled already: kept by the person, or
-    /// not offered), then (if asked) follows them to `ended`.
+    /// not offered), [`CONCURRENCY`] at a time; outcomes in the order the IDs were given
+    /// (`buffered`, not `buffer_unordered`).
+    async fn cancel_all(&self, steps: Vec<Step>) -> Vec<Entry> {
+        stream::iter(steps)
+            .map(|step| async move {
+                match step {
+                    Step::Cancel(id) => {
+                        let cancel = self.cancel_once(&id).await;
+                        Some(Entry::new(id, cancel))
+                    }
+                    Step::Settled(outcome) => {
+                        BatchId::parse(&outcome.message_batch_id)
+                            .ok()
+                            .map(|id| Entry {
+                                id,
+                                outcome,
+                                batch: None,
+                            })
+                    }
+                }
+            })
+            .buffered(CONCURRENCY)
+            .filter_map(|e| async move { e })
+            .collect()
+            .await
+    }
+
+    /// The cancels, then one task that follows every batch still `canceling`; answered at
+    /// once with the outcomes when there is none to follow.
+    async fn cancel_many_as_task(
+        &self,
+        steps: Vec<Step>,
+        given: usize,
+        wait_seconds: u32,
+    ) -> CallToolResponse {
+        let entries = self.cancel_all(steps).await;
+        let to_follow = entries
+            .iter()
+            .filter(|e| e.batch.is_some() && !e.ended())
+            .count();
+        if to_follow == 0 {
+            let outcomes = entries.into_iter().map(|e| e.outcome).collect();
+            return bulk_result(outcomes, given, 0, wait_seconds, None).into();
+        }
+        let sealed = entries
+            .iter()
+            .map(|e| super::tasks::token::Entry {
+                id: e.id.as_str().to_owned(),
+                outcome: e.outcome.outcome,
+                reason: e.outcome.reason.clone(),
+            })
+            .collect();
+        let state = super::tasks::token::TaskState::new(
+            super::tasks::token::Report::Bulk {
+                given: given as u32,
+            },
+            sealed,
+            wait_seconds,
+            self.tasks.ttl_secs_for(wait_seconds),
+        );
+        let ended = entries.iter().filter(|e| e.ended()).count();
+        let all = entries.iter().filter(|e| e.batch.is_some()).count();
+        self.start_task(&state, format!("{ended} of {all} batches ended"))
+    }
+
+    /// The cancels among `steps`, then (if asked) following them to `ended`.
     async fn cancel_many(
         &self,
         steps: Vec<Step>,
@@ -166,28 +241,7 @@ impl BatchServer {
         progress: Option<Progress>,
     ) -> CallToolResult {
         let sends = steps.iter().any(|s| matches!(s, Step::Cancel(_)));
-        // `buffered`, not `buffer_unordered`: outcomes come back in the order the IDs were given.
-        let mut entries: Vec<Entry> =
-            stream::iter(steps)
-                .map(|step| async move {
-                    match step {
-                        Step::Cancel(id) => {
-                            let cancel = self.cancel_once(&id).await;
-                            Some(Entry::new(id, cancel))
-                        }
-                        Step::Settled(outcome) => BatchId::parse(&outcome.message_batch_id)
-                            .ok()
-                            .map(|id| Entry {
-                                id,
-                                outcome,
-                                batch: None,
-                            }),
-                    }
-                })
-                .buffered(CONCURRENCY)
-                .filter_map(|e| async move { e })
-                .collect()
-                .await;
+        let mut entries = self.cancel_all(steps).await;
         let mut waited = 0;
         let mut busy = None;
         if wait_seconds > 0 && sends {
@@ -195,24 +249,17 @@ impl BatchServer {
             // call, not each batch, is what waits.
             match self.waits.try_begin() {
                 Some(_slot) => {
-                    let wait = Duration::from_secs(u64::from(wait_seconds));
+                    // Never held past what clients tolerate (see `wait::DEFAULT_HOLD_SECS`).
+                    let held = wait_seconds.min(self.hold_secs);
+                    let wait = Duration::from_secs(u64::from(held));
                     Box::pin(self.follow_all(&mut entries, wait, progress.as_ref())).await;
-                    waited = wait_seconds;
+                    waited = held;
                 }
                 None => busy = Some(self.waits.busy_note()),
             }
         }
         let outcomes = entries.into_iter().map(|e| e.outcome).collect();
-        let mut report = BulkReport::new(outcomes, given, waited);
-        if let Some(busy) = busy {
-            report.note = format!("{busy} {}", report.note);
-        }
-        let text = report.text();
-        let mut result = structured_result(&report, text);
-        if report.all_failed() {
-            result.is_error = Some(true);
-        }
-        result
+        bulk_result(outcomes, given, waited, wait_seconds, busy)
     }
 
     /// Follows every batch still `canceling` until all have ended or `wait` has passed, with
@@ -261,6 +308,42 @@ impl BatchServer {
             }
         }
     }
+}
+
+/// The bulk answer, after following the batches for `waited` of the `asked` seconds (0: not
+/// followed): the waiting call and a task's `completed` result are this same answer. When
+/// followed and some batch is not `ended`, it says `timed_out`.
+pub(crate) fn bulk_result(
+    outcomes: Vec<BatchOutcome>,
+    given: usize,
+    waited: u32,
+    asked: u32,
+    busy: Option<String>,
+) -> CallToolResult {
+    let mut report = BulkReport::new(outcomes, given, waited);
+    if waited > 0 {
+        let still = report.outcomes.iter().any(|o| {
+            o.processing_status.is_some()
+                && !o.processing_status.as_ref().is_some_and(Status::is_ended)
+        });
+        report.timed_out = Some(still);
+        if still && waited < asked {
+            report.note = format!(
+                "Waited {waited} s, not the {asked} s asked: calls held longer are cut by \
+                 clients and proxies. {}",
+                report.note
+            );
+        }
+    }
+    if let Some(busy) = busy {
+        report.note = format!("{busy} {}", report.note);
+    }
+    let text = report.text();
+    let mut result = structured_result(&report, text);
+    if report.all_failed() {
+        result.is_error = Some(true);
+    }
+    result
 }
 
 /// Sends "k of n batches ended", when the client asked for progress.

@@ -157,6 +157,10 @@ pub struct BulkReport {
     pub repeated: u32,
     /// Seconds waited for the batches to reach `ended` (0: not waited).
     pub waited_seconds: u32,
+    /// After a wait: true when it ran out before every canceled batch ended (nothing failed;
+    /// the batches are as last seen). Absent when no wait was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<bool>,
     /// One line: how many IDs came to each outcome, e.g. "3 canceling, 1 already ended, 1 not found".
     pub summary: String,
     /// What this means and what to do next.
@@ -188,6 +192,7 @@ impl BulkReport {
             ids_given,
             repeated,
             waited_seconds,
+            timed_out: None,
             summary,
             note,
         }
@@ -271,6 +276,26 @@ fn counts_cell(c: &RequestCounts) -> String {
     }
 }
 
+/// One line of what finished across the ended batches (from their counts), and where the detail is.
+fn finished_line(outcomes: &[BatchOutcome]) -> String {
+    let mut sum = crate::api::RequestCounts::default();
+    for c in outcomes
+        .iter()
+        .filter(|o| o.processing_status.as_ref().is_some_and(Status::is_ended))
+        .filter_map(|o| o.request_counts.as_ref())
+    {
+        sum.succeeded += c.succeeded;
+        sum.errored += c.errored;
+        sum.canceled += c.canceled;
+        sum.expired += c.expired;
+    }
+    format!(
+        "In all: {} succeeded, {} errored, {} canceled, {} expired; for the detail of one batch, \
+         call get_message_batch_results with its ID.",
+        sum.succeeded, sum.errored, sum.canceled, sum.expired
+    )
+}
+
 fn note(outcomes: &[BatchOutcome], counts: &Tally, waited: u32) -> String {
     let mut note = String::new();
     let stopping = counts.canceling + counts.already_canceling;
@@ -287,7 +312,8 @@ fn note(outcomes: &[BatchOutcome], counts: &Tally, waited: u32) -> String {
                 let _ = write!(
                     note,
                     "After waiting, every canceled batch has ended: `canceled` counts the \
-                     requests the cancel stopped, `succeeded` ones ran and are billed. "
+                     requests the cancel stopped, `succeeded` ones ran and are billed. {} ",
+                    finished_line(outcomes)
                 );
             } else {
                 let _ = write!(

@@ -1,9 +1,11 @@
-//! The MCP surface: four tools over the Batches API and two prompts, served with rmcp.
+//! The MCP surface: five tools over the Batches API and two prompts, served with rmcp.
 //!
 //! - `cancel_message_batch`: the job itself, with an optional wait for `ended`;
 //! - `get_message_batch`: where a batch is now, and what that means;
 //! - `list_message_batches`: how an agent finds the ID when the person did not give one;
 //! - `cancel_message_batches`: "stop all my running batches" in one call ([`bulk`]);
+//! - `get_message_batch_results`: what an ended batch's requests came to ([`results`]);
+//! - a cancel with `wait_seconds` from a client with tasks answers a task ([`tasks`]);
 //! - prompts `stop-batch` and `stop-all-running` ([`prompts`]).
 //!
 //! Before either cancel tool sends anything, the person may be asked to confirm ([`confirm`]).
@@ -25,8 +27,10 @@ pub mod origin;
 pub mod params;
 pub mod prompts;
 pub mod report;
+pub mod results;
 pub mod schema;
 pub mod sealed;
+pub mod tasks;
 pub mod wait;
 pub mod waits;
 
@@ -43,8 +47,8 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+    GetTaskParams, GetTaskResult, Implementation, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
@@ -75,7 +79,8 @@ To stop a batch, call cancel_message_batch with its ID (msgbatch_...); to stop s
 cancel_message_batches once with all their IDs. If no ID was given, call list_message_batches \
 first: only `in_progress` batches can be canceled. Cancellation is not \
 immediate: the batch becomes `canceling`, then `ended`; follow it with get_message_batch or \
-cancel_message_batch's wait_seconds.";
+cancel_message_batch's wait_seconds. Once ended, get_message_batch_results sums up what \
+finished.";
 
 const CANCEL_DESCRIPTION: &str = "Cancel (stop, abort) an Anthropic Message Batch by its ID. \
 Not immediate: the batch becomes `canceling`, requests already running may still complete, and \
@@ -108,6 +113,10 @@ pub struct BatchServer {
     sealer: sealed::Sealer,
     /// Whether and how a person confirms each cancel ([`confirm`]).
     confirm: confirm::Settings,
+    /// Longest a call is held waiting for `ended` ([`wait::DEFAULT_HOLD_SECS`]).
+    hold_secs: u32,
+    /// Tasks: their lifetime, and the ones cancelled here ([`tasks`]).
+    tasks: tasks::Tasks,
 }
 
 /// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
@@ -129,12 +138,21 @@ impl BatchServer {
             waits: Waits::default(),
             // Every tool's input schema goes through the one portable rewrite (see `schema`).
             tool_router: Arc::new(schema::portable_tools(
-                Self::tool_router() + Self::bulk_tool_router(),
+                Self::tool_router() + Self::bulk_tool_router() + Self::results_tool_router(),
             )),
             prompt_router: Arc::new(Self::prompt_router()),
             sealer: sealed::Sealer::ephemeral(),
             confirm: confirm::Settings::default(),
+            hold_secs: wait::DEFAULT_HOLD_SECS,
+            tasks: tasks::Tasks::default(),
         }
+    }
+
+    /// Applies the tool settings that tune waits and tasks (hidden ones included).
+    pub fn configured(mut self, tools: &crate::config::ToolSettings) -> Self {
+        self.hold_secs = tools.wait_hold_secs.unwrap_or(wait::DEFAULT_HOLD_SECS);
+        self.tasks = tasks::Tasks::new(tools.task_ttl_secs);
+        self
     }
 
     /// Confirms cancels as `policy` (`MSGBATCH_CONFIRM`) says, a form staying valid for `ttl`.
@@ -254,6 +272,16 @@ impl BatchServer {
         let work = async {
             match self.confirm(&ctx, call).await {
                 confirm::Gate::Answer(answer) => answer,
+                // A client with tasks follows the cancel by polling, instead of holding this
+                // call: only once the person said yes, like every other cancel.
+                confirm::Gate::Go { note, .. } if wait_seconds > 0 && tasks::declared(&ctx) => {
+                    let mut response = self.cancel_as_task(&id, wait_seconds).await;
+                    if let (Some(note), CallToolResponse::Complete(result)) = (note, &mut response)
+                    {
+                        add_note(result, &note);
+                    }
+                    response
+                }
                 // One ID: the step is its cancel (a kept single batch is answered above).
                 confirm::Gate::Go { note, .. } => {
                     let mut result = self.cancel(&id, wait_seconds, progress).await;
@@ -354,6 +382,51 @@ pub(crate) enum Cancel {
 }
 
 impl BatchServer {
+    /// The cancel, read for the single tool: the batch and whether the API refused because a
+    /// cancel was already under way; or the answer, when there is nothing to follow.
+    async fn cancel_first(&self, id: &BatchId) -> Result<(MessageBatch, bool), CallToolResult> {
+        Ok(match self.cancel_once(id).await {
+            Cancel::Accepted(b) => (b, false),
+            Cancel::AlreadyCanceling(b) => (b, true),
+            Cancel::AlreadyEnded(batch) => {
+                let report = BatchReport::new(batch, Context::Get);
+                return Err(error_result(format!(
+                    "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
+                    report.text()
+                )));
+            }
+            Cancel::Failed(e) => return Err(self.api_error(Operation::Cancel(id.as_str()), &e)),
+        })
+    }
+
+    /// The cancel, followed as a task (see [`tasks`]): answered at once.
+    async fn cancel_as_task(&self, id: &BatchId, wait_seconds: u32) -> CallToolResponse {
+        let (batch, refused) = match self.cancel_first(id).await {
+            Ok(b) => b,
+            Err(answer) => return answer.into(),
+        };
+        if batch.processing_status == ProcessingStatus::Ended {
+            return cancel_report(batch, Context::Canceled, refused).into();
+        }
+        let outcome = if refused {
+            bulk_report::OutcomeKind::AlreadyCanceling
+        } else {
+            bulk_report::OutcomeKind::Canceling
+        };
+        let entry = tasks::token::Entry {
+            id: id.as_str().to_owned(),
+            outcome,
+            reason: None,
+        };
+        let state = tasks::token::TaskState::new(
+            tasks::token::Report::Single { refused },
+            vec![entry],
+            wait_seconds,
+            self.tasks.ttl_secs_for(wait_seconds),
+        );
+        self.start_task(&state, wait::message(&batch))
+    }
+
     /// Cancel, then (if asked) wait for `ended`.
     async fn cancel(
         &self,
@@ -361,32 +434,12 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        let (batch, refused) = match self.cancel_once(id).await {
-            Cancel::Accepted(b) => (b, false),
-            Cancel::AlreadyCanceling(b) => (b, true),
-            Cancel::AlreadyEnded(batch) => {
-                let report = BatchReport::new(batch, Context::Get);
-                return error_result(format!(
-                    "Batch {id} has already ended, so there is nothing to cancel.\n\n{}",
-                    report.text()
-                ));
-            }
-            Cancel::Failed(e) => return self.api_error(Operation::Cancel(id.as_str()), &e),
-        };
-        // A refusal while canceling reads as the cancel under way that it is, and says so.
-        let report = |b, context| {
-            let mut report = BatchReport::new(b, context);
-            if refused {
-                report.note.insert_str(
-                    0,
-                    "The API refused this cancel because one is already under way: the batch \
-                     is `canceling`. ",
-                );
-            }
-            batch_result(report)
+        let (batch, refused) = match self.cancel_first(id).await {
+            Ok(b) => b,
+            Err(answer) => return answer,
         };
         if wait_seconds == 0 || batch.processing_status == ProcessingStatus::Ended {
-            return report(batch, Context::Canceled);
+            return cancel_report(batch, Context::Canceled, refused);
         }
         // Held until the wait ends (or the call is dropped); none left: answer now, saying so.
         let Some(_slot) = self.waits.try_begin() else {
@@ -395,17 +448,14 @@ impl BatchServer {
             report.note = format!("{} {}", self.waits.busy_note(), report.note);
             return batch_result(report);
         };
-        let wait = Duration::from_secs(u64::from(wait_seconds));
+        // Never held past what clients tolerate: the answer then says it timed out.
+        let held = wait_seconds.min(self.hold_secs);
+        let wait = Duration::from_secs(u64::from(held));
         // Boxed: the wait's state (two requests and a timer) would otherwise be part of every
         // cancel's future, which rmcp keeps on the heap while the call waits for a slot.
         let following = wait::until_ended(&self.client, id, batch, wait, progress.as_ref());
         match Box::pin(following).await {
-            Ok(b) => report(
-                b,
-                Context::Waited {
-                    seconds: wait_seconds,
-                },
-            ),
+            Ok(b) => waited_result(b, wait_seconds, held, refused),
             // The cancel itself was accepted: explain the failed poll as the fetch it was,
             // not as a cancel that "may or may not have reached the API".
             Err(e) => error_result(format!(
@@ -506,11 +556,30 @@ impl ServerHandler for BatchServer {
         response
     }
 
+    /// `tasks/get`: the task's batches, retrieved now ([`tasks::poll`]).
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        self.task_status(&request.task_id).await
+    }
+
+    /// `tasks/cancel`: stops following; the batch cancel stands.
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.cancel_following(&request.task_id)
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_prompts()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(
@@ -552,6 +621,51 @@ fn list_query(p: &ListParams) -> Result<ApiListParams, String> {
         before_id,
         after_id,
     })
+}
+
+/// A single cancel's answer; a refusal while canceling reads as the cancel under way that it
+/// is, and says so.
+fn cancel_report(batch: MessageBatch, context: Context, refused: bool) -> CallToolResult {
+    let mut report = BatchReport::new(batch, context);
+    if refused {
+        report.note.insert_str(
+            0,
+            "The API refused this cancel because one is already under way: the batch is \
+             `canceling`. ",
+        );
+    }
+    batch_result(report)
+}
+
+/// The answer of a cancel followed for `held` of the `asked` seconds (a task follows them
+/// all): the batch as last seen, `timed_out` when it had not ended, and what to call next.
+/// The waiting call and a task's `completed` result are this same answer.
+pub(crate) fn waited_result(
+    batch: MessageBatch,
+    asked: u32,
+    held: u32,
+    refused: bool,
+) -> CallToolResult {
+    let ended = batch.processing_status.is_ended();
+    let mut report = BatchReport::new(batch, Context::Waited { seconds: held });
+    report.timed_out = Some(!ended);
+    if !ended && held < asked {
+        report.note.insert_str(
+            0,
+            &format!(
+                "Waited {held} s, not the {asked} s asked: calls held longer are cut by clients \
+                 and proxies. "
+            ),
+        );
+    }
+    if refused {
+        report.note.insert_str(
+            0,
+            "The API refused this cancel because one is already under way: the batch is \
+             `canceling`. ",
+        );
+    }
+    batch_result(report)
 }
 
 fn batch_result(report: BatchReport) -> CallToolResult {
@@ -732,7 +846,7 @@ mod tests {
         ));
         let tools = server.tool_router.list_all();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names.len(), 4, "{names:?}");
+        assert_eq!(names.len(), 5, "{names:?}");
         let cancel = tools
             .iter()
             .find(|t| t.name == "cancel_message_batch")

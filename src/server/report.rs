@@ -22,6 +22,10 @@ pub const COUNTS_AT_END: &str = "the API reports how requests ended only when th
 pub struct BatchReport {
     #[serde(flatten)]
     pub batch: MessageBatch,
+    /// After a wait for `ended`: true when the wait ran out first (the batch is as last seen;
+    /// nothing failed). Absent when no wait was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<bool>,
     /// What this status means and what to do next.
     pub note: String,
 }
@@ -55,7 +59,11 @@ as `ended`, and its results may hold succeeded requests.";
 impl BatchReport {
     pub fn new(batch: MessageBatch, context: Context) -> Self {
         let note = note(&batch, context);
-        Self { batch, note }
+        Self {
+            batch,
+            timed_out: None,
+            note,
+        }
     }
 
     /// The text block: status, counts, times, and the note.
@@ -153,9 +161,10 @@ fn note(b: &MessageBatch, context: Context) -> String {
         ),
         (ProcessingStatus::Canceling, Context::Canceled) => NOT_IMMEDIATE.to_owned(),
         (ProcessingStatus::Canceling, Context::Waited { seconds }) => format!(
-            "Not ended yet: still `canceling` after waiting {seconds} s. Requests already being \
-             processed may still complete. Call get_message_batch later to see when it is \
-             `ended`; nothing more needs to be canceled."
+            "Not ended yet (timed out): still `canceling` after waiting {seconds} s. Requests \
+             already being processed may still complete. Call get_message_batch later to see \
+             when it is `ended` (or cancel_message_batch again with wait_seconds: it is safe to \
+             repeat); nothing more needs to be canceled."
         ),
         (ProcessingStatus::Ended, context) => ended_note(b, context),
     }
@@ -213,7 +222,8 @@ fn ended_note(b: &MessageBatch, context: Context) -> String {
         (None, Some(url)) => {
             let _ = write!(
                 out,
-                "Results (JSON Lines, one line per request, same API key): {url}"
+                "For which requests finished and how (errors by type, token usage), call \
+                 get_message_batch_results; the file itself (JSON Lines, same API key): {url}"
             );
         }
         (None, None) => out.push_str("No results URL was given."),
@@ -373,6 +383,12 @@ mod tests {
         let r = BatchReport::new(b, Context::Waited { seconds: 5 });
         assert!(r.note.starts_with("The cancel is complete"), "{}", r.note);
         assert!(r.note.contains("stopped 1 requests"));
+        assert!(r.note.contains("5 succeeded and 1 errored"), "{}", r.note);
+        assert!(
+            r.note.contains("call get_message_batch_results"),
+            "{}",
+            r.note
+        );
         assert!(r.note.contains("http://x/results"));
     }
 

@@ -19,6 +19,10 @@ use rmcp::{Peer, RoleServer};
 use crate::api::{ApiError, BatchId, BatchesClient, MessageBatch};
 use crate::server::report::counts_pending;
 
+/// Longest a call is held waiting for `ended` by default: below the 60 s after which claude.ai
+/// connectors, Claude Desktop and nginx's default `proxy_read_timeout` cut a call.
+pub const DEFAULT_HOLD_SECS: u32 = 50;
+
 const FIRST_POLL: Duration = Duration::from_secs(1);
 const MAX_POLL_GAP: Duration = Duration::from_secs(10);
 

@@ -94,6 +94,7 @@ pub async fn serve(
     }
     let prototype = BatchServer::new(client)
         .read_only(tools.read_only)
+        .configured(tools)
         .with_sealer(sealer)
         .with_confirm(tools.confirm, tools.confirm_ttl())
         // Stateless: a request to the client mid-call could not be answered (src/server/confirm/).

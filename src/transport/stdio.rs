@@ -44,6 +44,7 @@ pub async fn stdio(config: Config, tools: &ToolSettings) -> Result<(), ServeErro
     let backlog = client.backlog();
     let server = BatchServer::new(client)
         .read_only(tools.read_only)
+        .configured(tools)
         .with_sealer(sealer)
         .with_confirm(tools.confirm, tools.confirm_ttl())
         .with_shutdown(shutdown.clone());
