@@ -141,7 +141,7 @@ impl BatchServer {
         // `buffered`, not `buffer_unordered`: outcomes come back in the order the IDs were given.
         let mut entries: Vec<Entry> = stream::iter(ids)
             .map(|id| async move {
-                let cancel = self.cancel_once(&id).await;
+                let cancel = super::audit::noted(&id, self.cancel_once(&id).await);
                 Entry::new(id, cancel)
             })
             .buffered(CONCURRENCY)

@@ -16,8 +16,10 @@
 //! [`waits::MAX_WAITING`] calls wait for a batch to end at once.
 
 pub mod advice;
+pub mod audit;
 pub mod bulk;
 pub mod bulk_report;
+pub mod caller;
 pub mod origin;
 pub mod params;
 pub mod prompts;
@@ -39,8 +41,9 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ServerCapabilities, ServerConfig,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    Implementation, ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
@@ -100,6 +103,8 @@ pub struct BatchServer {
     /// than anything else in that clone. Changed only while the server is set up.
     tool_router: Arc<ToolRouter<Self>>,
     prompt_router: Arc<PromptRouter<Self>>,
+    /// Where each cancel's audit line goes besides stderr ([`audit`]).
+    audit: audit::Audit,
 }
 
 /// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
@@ -124,7 +129,14 @@ impl BatchServer {
                 Self::tool_router() + Self::bulk_tool_router(),
             )),
             prompt_router: Arc::new(Self::prompt_router()),
+            audit: audit::Audit::stderr_only(),
         }
+    }
+
+    /// Writes every cancel's audit line to `audit` too (`MSGBATCH_AUDIT_LOG`).
+    pub fn with_audit(mut self, audit: audit::Audit) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Read-only mode (`MSGBATCH_READ_ONLY`): every tool whose annotations do not say it is
@@ -299,7 +311,7 @@ impl BatchServer {
         wait_seconds: u32,
         progress: Option<Progress>,
     ) -> CallToolResult {
-        let (batch, refused) = match self.cancel_once(id).await {
+        let (batch, refused) = match audit::noted(id, self.cancel_once(id).await) {
             Cancel::Accepted(b) => (b, false),
             Cancel::AlreadyCanceling(b) => (b, true),
             Cancel::AlreadyEnded(batch) => {
@@ -415,6 +427,15 @@ impl BatchServer {
         }
     }
 
+    /// Whether `tool` changes batches: its annotations do not say it is read-only (as
+    /// [`BatchServer::read_only`] decides). These are the calls that are audited, and that
+    /// need the cancel scope.
+    fn changes_batches(&self, tool: &str) -> bool {
+        self.tool_router
+            .get(tool)
+            .is_some_and(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true))
+    }
+
     fn api_error(&self, op: Operation<'_>, error: &ApiError) -> CallToolResult {
         tracing::warn!(error = %error, "API call failed");
         error_result(advice::explain(op, error))
@@ -436,12 +457,58 @@ impl ServerHandler for BatchServer {
         if self.tool_router.is_disabled(&request.name) {
             return Ok(error_result(read_only_refusal(&request.name)).into());
         }
+        // Who asked, and (for a tool that cancels) the audit line this call will write.
+        let caller = caller::Caller::of(&context);
+        let changes = self.changes_batches(&request.name);
+        let pending = self.audit.begin(&request, caller, changes);
+        if let Some(c) = caller.filter(|c| changes && !c.may_cancel) {
+            let text = caller::cancel_refusal(&request.name, &c.cancel_scope);
+            if let Some(p) = pending {
+                p.refused("insufficient_scope");
+            }
+            return Ok(error_result(text).into());
+        }
         let call = ToolCallContext::new(self, request, context);
-        let mut response = self.tool_router.call(call).await;
+        let mut response = match pending {
+            Some(p) => p.around(self.tool_router.call(call)).await,
+            None => self.tool_router.call(call).await,
+        };
         if let Ok(CallToolResponse::Complete(result)) = &mut response {
             self.origin.stamp(result);
         }
         response
+    }
+
+    /// Every tool the caller may call: one without the cancel scope is not shown the tools
+    /// that change batches (and its list may be cached by its own client only).
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let may_cancel = caller::Caller::of(&context).is_none_or(|c| c.may_cancel);
+        let tools = self
+            .tool_router
+            .list_all()
+            .into_iter()
+            .filter(|t| may_cancel || !self.changes_batches(&t.name))
+            .collect();
+        let hints = context
+            .protocol_version()
+            .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28);
+        // A list that depends on who asked is for that caller's cache only.
+        let scope = match caller::Caller::of(&context) {
+            Some(_) => CacheScope::Private,
+            None => CacheScope::Public,
+        };
+        Ok(ListToolsResult {
+            result_type: Some(ResultType::COMPLETE),
+            tools,
+            meta: None,
+            next_cursor: None,
+            ttl_ms: hints.then_some(0),
+            cache_scope: hints.then_some(scope),
+        })
     }
 
     fn get_info(&self) -> ServerConfig {

@@ -38,9 +38,11 @@ pub async fn stdio(config: Config, tools: &ToolSettings) -> Result<(), ServeErro
     }
     let shutdown = CancellationToken::new();
     let backlog = client.backlog();
+    let audit = tools.audit().map_err(ServeError::Start)?;
     let server = BatchServer::new(client)
         .read_only(tools.read_only)
-        .with_shutdown(shutdown.clone());
+        .with_shutdown(shutdown.clone())
+        .with_audit(audit);
     let (stdin, stdout) = stdio_pipes();
     let stdin = Throttled::new(stdin, backlog);
     let (stdout, drained) = Answers::new(stdout);
