@@ -4,7 +4,8 @@
 //! calls. A semaphore bounds the requests in flight: when an agent fans out hundreds of calls
 //! at once they share 16 warm connections instead of each opening its own.
 //!
-//! Every request carries `anthropic-version`, `x-api-key` (marked sensitive, so it is redacted
+//! Every request carries `anthropic-version`, `x-api-key` (or `Authorization: Bearer` for an
+//! `ANTHROPIC_AUTH_TOKEN`; marked sensitive, so it is redacted
 //! from any debug output of the request) and our `user-agent`. Retries follow [`super::retry`];
 //! answers are read with a size cap, so a hostile or broken upstream cannot make us buffer an
 //! unbounded body.
