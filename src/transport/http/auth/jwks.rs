@@ -44,15 +44,23 @@ pub struct Jwks {
     client: reqwest::Client,
     issuer: String,
     floor: Duration,
-    keys: RwLock<Arc<HashMap<String, Key>>>,
-    /// When the last fetch was tried and when one last succeeded; one fetch at a time.
+    keys: RwLock<Fetched>,
+    /// When the last fetch was tried, and how it failed; one fetch at a time.
     fetches: tokio::sync::Mutex<Fetches>,
+}
+
+/// The keys of the last successful fetch, and when it was.
+#[derive(Default)]
+struct Fetched {
+    keys: Arc<HashMap<String, Key>>,
+    fetched: Option<Instant>,
 }
 
 #[derive(Default)]
 struct Fetches {
     tried: Option<Instant>,
-    succeeded: Option<Instant>,
+    /// Why the last fetch failed, if it did.
+    failure: Option<String>,
     jwks_uri: Option<Url>,
 }
 
@@ -86,48 +94,61 @@ impl Jwks {
             client,
             issuer: issuer.to_owned(),
             floor,
-            keys: RwLock::new(Arc::new(HashMap::new())),
+            keys: RwLock::new(Fetched::default()),
             fetches: tokio::sync::Mutex::new(Fetches::default()),
         })
     }
 
-    fn known(&self, kid: &str) -> Option<Key> {
-        self.keys.read().ok().and_then(|k| k.get(kid).cloned())
+    /// The key `kid` if we have it, and whether the set it came from is still fresh.
+    fn known(&self, kid: &str) -> (Option<Key>, bool) {
+        match self.keys.read() {
+            Ok(k) => (
+                k.keys.get(kid).cloned(),
+                k.fetched.is_some_and(|t| t.elapsed() < MAX_AGE),
+            ),
+            Err(_) => (None, false),
+        }
     }
 
     /// The key `kid`, fetching the key set again if it is unknown (or stale) and the floor
-    /// allows.
+    /// allows. A known key never waits for a fetch: while one is under way (or fails), the
+    /// keys we have answer.
     pub async fn key(&self, kid: &str) -> Result<Key, KeyError> {
-        let known = self.known(kid);
-        let mut fetches = self.fetches.lock().await;
-        let stale = fetches.succeeded.is_none_or(|t| t.elapsed() >= MAX_AGE);
-        if known.is_some() && !stale {
-            return known.ok_or(KeyError::Unknown);
-        }
+        let mut fetches = match self.known(kid) {
+            (Some(key), true) => return Ok(key),
+            // Stale: this request refreshes the set, unless another one is at it already.
+            (Some(key), false) => match self.fetches.try_lock() {
+                Ok(f) => f,
+                Err(_) => return Ok(key),
+            },
+            (None, _) => self.fetches.lock().await,
+        };
         // Another request may have fetched while this one waited for the lock.
-        if let Some(key) = self.known(kid).filter(|_| !stale) {
+        if let (Some(key), true) = self.known(kid) {
             return Ok(key);
         }
-        let may_fetch = fetches.tried.is_none_or(|t| t.elapsed() >= self.floor);
-        let mut failure = None;
-        if may_fetch {
+        if fetches.tried.is_none_or(|t| t.elapsed() >= self.floor) {
             fetches.tried = Some(Instant::now());
             match self.fetch(&mut fetches).await {
                 Ok(keys) => {
                     tracing::info!(keys = keys.len(), "fetched the OAuth issuer's signing keys");
                     if let Ok(mut k) = self.keys.write() {
-                        *k = Arc::new(keys);
+                        *k = Fetched {
+                            keys: Arc::new(keys),
+                            fetched: Some(Instant::now()),
+                        };
                     }
-                    fetches.succeeded = Some(Instant::now());
+                    fetches.failure = None;
                 }
                 Err(e) => {
                     tracing::warn!("could not fetch the OAuth issuer's signing keys: {e}");
-                    failure = Some(e);
+                    fetches.failure = Some(e);
                 }
             }
         }
+        let failure = fetches.failure.clone();
         drop(fetches);
-        match (self.known(kid), failure) {
+        match (self.known(kid).0, failure) {
             (Some(key), _) => Ok(key),
             (None, Some(e)) => Err(KeyError::Unavailable(e)),
             (None, None) => Err(KeyError::Unknown),
@@ -160,7 +181,7 @@ impl Jwks {
                 "{origin}/.well-known/oauth-authorization-server{path}"
             ));
         }
-        let mut last = String::new();
+        let mut failures = Vec::new();
         for url in urls {
             match self.get_json::<Metadata>(&url).await {
                 Ok(m) if m.issuer == self.issuer => {
@@ -172,16 +193,16 @@ impl Jwks {
                     return Ok(jwks);
                 }
                 Ok(m) => {
-                    last = format!(
+                    failures.push(format!(
                         "{url} names issuer {:?}, not MSGBATCH_OAUTH_ISSUER {:?}",
                         crate::api::error::truncate(&m.issuer, 200),
                         self.issuer
-                    );
+                    ));
                 }
-                Err(e) => last = e,
+                Err(e) => failures.push(e),
             }
         }
-        Err(last)
+        Err(failures.join("; "))
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
@@ -249,11 +270,86 @@ pub fn usable_keys(keys: &[serde_json::Value]) -> HashMap<String, Key> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const N: &str = "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw";
+
+    async fn idp() -> MockServer {
+        let idp = MockServer::start().await;
+        Mock::given(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "issuer": idp.uri(), "jwks_uri": format!("{}/jwks", idp.uri())
+            })))
+            .mount(&idp)
+            .await;
+        Mock::given(path("/jwks"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "keys": [{"kty": "RSA", "kid": "k1", "n": N, "e": "AQAB"}]
+            })))
+            .mount(&idp)
+            .await;
+        idp
+    }
+
+    async fn jwks_fetches(idp: &MockServer) -> usize {
+        let requests = idp.received_requests().await.unwrap();
+        requests.iter().filter(|r| r.url.path() == "/jwks").count()
+    }
+
+    /// Unknown key IDs within the floor cost no fetch: a flood of made-up `kid`s is one fetch.
+    #[tokio::test]
+    async fn unknown_key_ids_fetch_at_most_once_per_floor() {
+        let idp = idp().await;
+        let jwks = Jwks::new(&idp.uri(), Duration::from_secs(3600)).unwrap();
+        assert!(jwks.key("k1").await.is_ok());
+        for n in 0..20 {
+            let kid = format!("made-up-{n}");
+            assert_eq!(jwks.key(&kid).await.err(), Some(KeyError::Unknown));
+        }
+        assert!(jwks.key("k1").await.is_ok());
+        assert_eq!(jwks_fetches(&idp).await, 1);
+    }
+
+    /// With the IdP failing, the keys we have keep working; unknown ones are refused as
+    /// unavailable (not as unknown: we could not ask).
+    #[tokio::test]
+    async fn an_unreachable_idp_leaves_the_known_keys() {
+        let idp = idp().await;
+        let jwks = Jwks::new(&idp.uri(), Duration::ZERO).unwrap();
+        assert!(jwks.key("k1").await.is_ok());
+        idp.reset().await;
+        Mock::given(path("/jwks"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&idp)
+            .await;
+        assert!(matches!(jwks.key("k2").await, Err(KeyError::Unavailable(e)) if e.contains("503")));
+        assert!(jwks.key("k1").await.is_ok());
+    }
+
+    /// Metadata naming another issuer is not this issuer's: its keys are never used.
+    #[tokio::test]
+    async fn metadata_must_name_exactly_our_issuer() {
+        let idp = MockServer::start().await;
+        Mock::given(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "issuer": "https://evil.example", "jwks_uri": format!("{}/jwks", idp.uri())
+            })))
+            .mount(&idp)
+            .await;
+        let jwks = Jwks::new(&idp.uri(), Duration::ZERO).unwrap();
+        let err = jwks.key("k1").await.err();
+        assert!(
+            matches!(err, Some(KeyError::Unavailable(ref e)) if e.contains("evil.example")),
+            "{err:?}"
+        );
+        assert_eq!(jwks_fetches(&idp).await, 0);
+    }
 
     #[test]
     fn only_allowlisted_signing_keys_are_kept() {
         let keys = serde_json::json!([
-            {"kty": "RSA", "kid": "rsa", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"},
+            {"kty": "RSA", "kid": "rsa", "n": N, "e": "AQAB"},
             {"kty": "RSA", "kid": "enc", "use": "enc", "n": "sXch", "e": "AQAB"},
             {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
             {"kty": "RSA", "kid": "ps", "alg": "PS256", "n": "sXch", "e": "AQAB"},
