@@ -9,12 +9,16 @@
 //   resource indicators, so that access tokens are JWTs whose `aud` is the resource);
 //   clients `reader` (batches:read) and `operator` (batches:read batches:cancel), secret
 //   `<client_id>-secret`; any resource is accepted, so a token for another resource can be had;
+//   and, for MCP clients, dynamic client registration (every client may ask for both scopes)
+//   and the authorization-code flow with PKCE, signing in on the provider's development login
+//   page (any name, any password);
 // - POST /test/rotate: a new signing key replaces the old one (the old one leaves the JWKS), as
 //   a key rotation at the IdP does;
 // - POST /test/mint (JSON claims): a JWT with those claims signed by the provider's current key,
 //   for what no honest provider issues (an expired token, another issuer).
 import http from 'node:http';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 const [modules, resource] = process.argv.slice(2);
@@ -50,7 +54,11 @@ function makeProvider(issuer, key) {
     scopes: SCOPES.split(' '),
     cookies: { keys: ['test-only-cookie-key'] },
     features: {
-      devInteractions: { enabled: false },
+      // Sign-in for the authorization-code flow (ci/oidc/oauth_flow.py): the built-in login and
+      // consent pages, which accept any login name; that name becomes the token's `sub`.
+      devInteractions: { enabled: true },
+      // RFC 7591, as MCP clients expect of an authorization server.
+      registration: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -99,6 +107,26 @@ server.on('request', async (req, res) => {
         .sign(signer);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ token }));
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/reg') {
+      // This IdP lets every registered client ask for every scope (as Keycloak's realm default
+      // and optional client scopes do): what a person gets is decided when they sign in. An MCP
+      // client registers with the scope of its first challenge (batches:read) and must still be
+      // able to step up to batches:cancel.
+      const metadata = await readJson(req);
+      metadata.scope = SCOPES;
+      const body = Buffer.from(JSON.stringify(metadata));
+      const forwarded = Readable.from([body]);
+      Object.assign(forwarded, {
+        method: req.method,
+        url: req.url,
+        headers: { ...req.headers, 'content-length': String(body.length) },
+        httpVersion: req.httpVersion,
+        socket: req.socket,
+        connection: req.socket,
+      });
+      provider.callback()(forwarded, res);
       return;
     }
     provider.callback()(req, res);
