@@ -171,7 +171,7 @@ impl Config {
         }
         self.key_withheld.then(|| {
             format!(
-                "ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) is set, but MSGBATCH_API_URL is the default, the local mock \
+                "ANTHROPIC_API_KEY is set, but MSGBATCH_API_URL is the default, the local mock \
                  {DEFAULT_API_URL}: the key is not sent there (a placeholder is), and the batches \
                  there are not your real ones. For real batches set \
                  MSGBATCH_API_URL={REAL_API_URL}."

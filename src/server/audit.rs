@@ -7,7 +7,7 @@
 //! append-mode file). Every value from a token or the upstream is a JSON string, escaped by
 //! serde_json and capped in length, so no value can break a line or forge another.
 //!
-//! How the outcomes are gathered: a cancel tool's call runs inside [`collecting`], and every
+//! How the outcomes are gathered: a cancel tool's call runs inside [`Pending::around`], and every
 //! cancel it makes goes through [`noted`], which adds that batch's outcome to the call's list (a
 //! task-local: the cancels of one call run in its task, even the concurrent ones of a bulk
 //! cancel). This keeps the hook into the tools to one line per place that cancels.
@@ -68,6 +68,7 @@ struct Line<'a> {
     /// The call's outcome: the batches' one when they agree, `mixed` when not, `not_sent` when
     /// no cancel was sent (an invalid argument), `refused` when the caller may not cancel.
     outcome: &'static str,
+    /// Why: `insufficient_scope` for a refusal, `interrupted` for a call that ended early.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -154,18 +155,26 @@ impl Pending {
         self.write("refused", Some(reason), Vec::new());
     }
 
-    /// Runs the call, gathering its cancels, then writes its line.
+    /// Runs the call, gathering its cancels, then writes its line. If the call is dropped
+    /// before it ends (the client went away, the server is stopping), the line is written
+    /// anyway, with the cancels answered so far and the reason `interrupted`: a cancel that was
+    /// sent is never left out of the trail.
     pub async fn around<F>(self, call: F) -> Result<CallToolResponse, ErrorData>
     where
         F: Future<Output = Result<CallToolResponse, ErrorData>>,
     {
-        let (response, batches) = collecting(call).await;
-        let outcome = match batches.split_first() {
-            None => "not_sent",
-            Some((first, rest)) if rest.iter().all(|b| b.outcome == first.outcome) => first.outcome,
-            Some(_) => "mixed",
+        let list = Arc::new(Mutex::new(Vec::new()));
+        let mut guard = Unfinished {
+            pending: Some(self),
+            list: list.clone(),
         };
-        self.write(outcome, None, batches);
+        let response = CANCELS
+            .scope(list.clone(), request_ids::recording(call))
+            .await;
+        if let Some(pending) = guard.pending.take() {
+            let batches = taken(&list);
+            pending.write(overall(&batches), None, batches);
+        }
         response
     }
 
@@ -190,14 +199,35 @@ impl Pending {
     }
 }
 
-/// Runs `call` with a fresh list for [`noted`], and answers its output with the list.
-pub async fn collecting<F: Future>(call: F) -> (F::Output, Vec<BatchOutcome>) {
-    let list = Arc::new(Mutex::new(Vec::new()));
-    let output = CANCELS
-        .scope(list.clone(), request_ids::recording(call))
-        .await;
-    let batches = list.lock().map(|mut l| std::mem::take(&mut *l));
-    (output, batches.unwrap_or_default())
+/// Writes the line of a call dropped before it ended (see [`Pending::around`]).
+struct Unfinished {
+    pending: Option<Pending>,
+    list: Arc<Mutex<Vec<BatchOutcome>>>,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            let batches = taken(&self.list);
+            pending.write(overall(&batches), Some("interrupted"), batches);
+        }
+    }
+}
+
+fn taken(list: &Mutex<Vec<BatchOutcome>>) -> Vec<BatchOutcome> {
+    list.lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default()
+}
+
+/// The call's outcome: the batches' one when they agree, `mixed` when not, `not_sent` when none
+/// was sent.
+fn overall(batches: &[BatchOutcome]) -> &'static str {
+    match batches.split_first() {
+        None => "not_sent",
+        Some((first, rest)) if rest.iter().all(|b| b.outcome == first.outcome) => first.outcome,
+        Some(_) => "mixed",
+    }
 }
 
 /// Adds `cancel`'s outcome for batch `id` to the current call's list (if it is being
@@ -346,6 +376,36 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{mode:o}");
         }
+    }
+
+    /// A call dropped mid-way (the client went away) still leaves its line, with what was
+    /// answered so far.
+    #[tokio::test]
+    async fn a_call_dropped_before_it_ends_is_still_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let audit = Audit::to_file(&path).unwrap();
+        let args = serde_json::json!({"message_batch_ids": ["msgbatch_a", "msgbatch_b"]});
+        let pending = audit.begin(&request(args), None, true).unwrap();
+        let call = pending.around(async {
+            let a = BatchId::parse("msgbatch_a").unwrap();
+            let _ = noted(
+                &a,
+                Cancel::Failed(ApiError::from_answer(404, None, "application/json", b"{}")),
+            );
+            std::future::pending::<()>().await;
+            Ok(CallToolResponse::Complete(
+                rmcp::model::CallToolResult::success(vec![]),
+            ))
+        });
+        let mut call = Box::pin(call);
+        assert!(futures::poll!(&mut call).is_pending());
+        drop(call);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["reason"], "interrupted", "{text}");
+        assert_eq!(line["outcome"], "not_found");
+        assert_eq!(line["who"], serde_json::json!({"kind": "local"}));
     }
 
     #[test]
