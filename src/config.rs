@@ -38,6 +38,15 @@ pub struct ApiSettings {
     #[arg(long = "api-key", env = "ANTHROPIC_API_KEY", hide_env_values = true)]
     pub api_key: Option<ApiKey>,
 
+    /// An Anthropic OAuth access token instead of a key (sent as `Authorization: Bearer`, as the
+    /// official SDKs do). Used only when ANTHROPIC_API_KEY is not set, as the SDKs choose.
+    #[arg(
+        long = "auth-token",
+        env = "ANTHROPIC_AUTH_TOKEN",
+        hide_env_values = true
+    )]
+    pub auth_token: Option<ApiKey>,
+
     /// Seconds one HTTP attempt may take.
     #[arg(long = "timeout-secs", env = "MSGBATCH_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -60,6 +69,7 @@ impl Default for ApiSettings {
         Self {
             api_url: DEFAULT_API_URL.to_owned(),
             api_key: None,
+            auth_token: None,
             timeout_secs: 30,
             max_retries: 2,
             allow_insecure: false,
@@ -101,7 +111,8 @@ pub enum ConfigError {
     #[error(
         "ANTHROPIC_API_KEY is not set, and {url} is not on this machine, so nothing was sent. \
          Set ANTHROPIC_API_KEY in the MCP server's environment (e.g. `claude mcp add msgbatch \
-         --env ANTHROPIC_API_KEY=sk-ant-... -- msgbatch-mcp`) and restart the server."
+         --env ANTHROPIC_API_KEY=sk-ant-... -- msgbatch-mcp`), or ANTHROPIC_AUTH_TOKEN to an \
+         Anthropic OAuth access token, and restart the server."
     )]
     MissingKey { url: String },
     #[error(
@@ -118,6 +129,11 @@ pub struct Config {
     pub base_url: BaseUrl,
     /// The key to send, or the reason no request may be sent.
     pub key: Result<ApiKey, ConfigError>,
+    /// How `key` is sent: `x-api-key`, or `Authorization: Bearer` for an ANTHROPIC_AUTH_TOKEN.
+    pub key_header: KeyHeader,
+    /// Whether ANTHROPIC_AUTH_TOKEN is set but unused, because ANTHROPIC_API_KEY is set too
+    /// (the key wins, as in the official SDKs).
+    pub auth_token_shadowed: bool,
     /// Bound on one HTTP attempt.
     pub timeout: Duration,
     /// Retries after the first attempt.
@@ -131,10 +147,28 @@ pub struct Config {
     pub key_withheld: bool,
 }
 
+/// How the credential travels to the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyHeader {
+    /// `x-api-key: <ANTHROPIC_API_KEY>`.
+    #[default]
+    ApiKey,
+    /// `Authorization: Bearer <ANTHROPIC_AUTH_TOKEN>`.
+    Bearer,
+}
+
 impl Config {
     /// The warning to log at start, if the settings look like a mistake: a key set for the
-    /// default mock URL usually means the person meant the real API.
+    /// default mock URL usually means the person meant the real API; a key and an auth token
+    /// both set means the token is not used.
     pub fn start_warning(&self) -> Option<String> {
+        if self.auth_token_shadowed && !self.key_withheld {
+            return Some(
+                "ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are both set: the key is sent and the \
+                 auth token is not, as in the official SDKs. Unset one of them."
+                    .to_owned(),
+            );
+        }
         self.key_withheld.then(|| {
             format!(
                 "ANTHROPIC_API_KEY is set, but MSGBATCH_API_URL is the default, the local mock \
@@ -163,11 +197,24 @@ impl ApiSettings {
             Ok(loopback) => (loopback, Ok(())),
             Err(e) => (false, Err(e)),
         };
-        let given = self
-            .api_key
-            .as_ref()
-            .filter(|k| !k.is_empty() && !is_placeholder(k.expose()));
+        let set = |k: &Option<ApiKey>| {
+            k.clone()
+                .filter(|k| !k.is_empty() && !is_placeholder(k.expose()))
+        };
+        // As the official SDKs choose: the key if there is one, else the auth token.
+        let (api_key, auth_token) = (set(&self.api_key), set(&self.auth_token));
+        let auth_token_shadowed = api_key.is_some() && auth_token.is_some();
+        let (given, mut key_header) = match (api_key, auth_token) {
+            (Some(k), _) => (Some(k), KeyHeader::ApiKey),
+            (None, Some(t)) => (Some(t), KeyHeader::Bearer),
+            (None, None) => (None, KeyHeader::ApiKey),
+        };
+        let given = given.as_ref();
         let key_withheld = given.is_some() && is_default_url(base_url.expose());
+        if key_withheld || given.is_none() {
+            // The placeholder, if any, is a key.
+            key_header = KeyHeader::ApiKey;
+        }
         let key = checked.and_then(|()| match given {
             Some(_) if key_withheld => Ok(ApiKey::new(PLACEHOLDER_KEY)),
             Some(k) => Ok(k.clone()),
@@ -183,6 +230,8 @@ impl ApiSettings {
             max_retries: self.max_retries,
             is_loopback,
             key_withheld,
+            key_header,
+            auth_token_shadowed,
         }
     }
 }
@@ -279,6 +328,16 @@ pub struct ToolSettings {
         global = true
     )]
     pub task_ttl_secs: Option<u64>,
+
+    /// Append one JSON line per cancel (and per refused cancel) to this file, created 0600;
+    /// the same lines go to stderr at info in any case.
+    #[arg(
+        long = "audit-log",
+        env = "MSGBATCH_AUDIT_LOG",
+        value_name = "PATH",
+        global = true
+    )]
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 impl ToolSettings {
@@ -373,6 +432,34 @@ mod tests {
         assert_eq!(c.key.unwrap().expose(), PLACEHOLDER_KEY);
         let c = settings(REAL_API_URL, Some("${ANTHROPIC_API_KEY}")).resolve();
         assert!(matches!(c.key, Err(ConfigError::MissingKey { .. })));
+    }
+
+    #[test]
+    fn an_auth_token_is_sent_as_bearer_only_without_a_key() {
+        let mut s = settings(REAL_API_URL, None);
+        s.auth_token = Some(ApiKey::new("sk-ant-oat01-TOKEN"));
+        let c = s.resolve();
+        assert_eq!(c.key.as_ref().unwrap().expose(), "sk-ant-oat01-TOKEN");
+        assert_eq!(c.key_header, KeyHeader::Bearer);
+        assert!(c.start_warning().is_none());
+        // Both set: the key wins, as in the official SDKs, and the start says so.
+        s.api_key = Some(ApiKey::new("sk-ant-KEY"));
+        let c = s.resolve();
+        assert_eq!(c.key.as_ref().unwrap().expose(), "sk-ant-KEY");
+        assert_eq!(c.key_header, KeyHeader::ApiKey);
+        let w = c.start_warning().unwrap();
+        assert!(
+            w.contains("ANTHROPIC_AUTH_TOKEN") && !w.contains("TOKEN\""),
+            "{w}"
+        );
+        assert!(!w.contains("sk-ant"), "{w}");
+        // For the default mock URL the token is withheld like a key: a placeholder key goes.
+        let mut s = settings(DEFAULT_API_URL, None);
+        s.auth_token = Some(ApiKey::new("sk-ant-oat01-TOKEN"));
+        let c = s.resolve();
+        assert_eq!(c.key.unwrap().expose(), PLACEHOLDER_KEY);
+        assert_eq!(c.key_header, KeyHeader::ApiKey);
+        assert!(c.key_withheld);
     }
 
     #[test]

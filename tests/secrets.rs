@@ -331,3 +331,34 @@ mod credentials_in_the_url {
         }
     }
 }
+
+/// ANTHROPIC_AUTH_TOKEN (no key set) goes upstream as `Authorization: Bearer`, as the official
+/// SDKs send it, with no `x-api-key`; and, like the key, never reaches stdout or the log.
+#[tokio::test]
+async fn an_auth_token_is_sent_as_bearer_but_never_logged_or_answered() {
+    let token = unique_key().replace("api03", "oat01");
+    let up = MockServer::start().await;
+    Mock::given(header("authorization", format!("Bearer {token}").as_str()))
+        .respond_with(EchoBatch("in_progress"))
+        .mount(&up)
+        .await;
+    let mut s = RawServer::start(
+        &base(&up),
+        &[("ANTHROPIC_AUTH_TOKEN", &token), ("RUST_LOG", "trace")],
+    )
+    .await;
+    let a = s
+        .call(
+            1,
+            "get_message_batch",
+            json!({"message_batch_id": "msgbatch_01Ok"}),
+        )
+        .await;
+    assert_eq!(a["result"]["isError"], json!(false), "{a}");
+    let requests = received(&up).await;
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].headers.get("x-api-key").is_none());
+    s.close_stdin();
+    let _ = s.wait_exit(Duration::from_secs(10)).await;
+    assert_absent(&token, &s);
+}

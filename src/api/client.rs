@@ -4,7 +4,8 @@
 //! calls. A semaphore bounds the requests in flight: when an agent fans out hundreds of calls
 //! at once they share 16 warm connections instead of each opening its own.
 //!
-//! Every request carries `anthropic-version`, `x-api-key` (marked sensitive, so it is redacted
+//! Every request carries `anthropic-version`, `x-api-key` (or `Authorization: Bearer` for an
+//! `ANTHROPIC_AUTH_TOKEN`; marked sensitive, so it is redacted
 //! from any debug output of the request) and our `user-agent`. Retries follow [`super::retry`];
 //! answers are read with a size cap, so a hostile or broken upstream cannot make us buffer an
 //! unbounded body.
@@ -12,7 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Response, Url};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -24,7 +25,7 @@ use super::http::Http;
 use super::retry;
 use super::types::{BatchPage, ListParams, MessageBatch};
 use crate::backlog::Backlog;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, KeyHeader};
 
 /// The API version every request names.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -56,8 +57,9 @@ struct Inner {
     /// whole URL again per request cost about 20,000 instructions (the host goes through IDNA
     /// processing), an eighth of a call.
     base: Option<Url>,
-    /// The `x-api-key` header, or why no request may be sent.
-    key: Result<HeaderValue, ApiError>,
+    /// The credential header (`x-api-key`, or `authorization` for an auth token) and its
+    /// value, or why no request may be sent.
+    key: Result<(HeaderName, HeaderValue), ApiError>,
     timeout: Duration,
     max_retries: u32,
     permits: Semaphore,
@@ -75,10 +77,10 @@ impl BatchesClient {
         let key = match (&config.key, http.failed()) {
             (Err(e), _) => Err(ApiError::Config(e.clone())),
             (_, Some(e)) => Err(e),
-            (Ok(k), None) => match HeaderValue::from_str(k.expose()) {
-                Ok(mut v) => {
+            (Ok(k), None) => match credential(config.key_header, k.expose()) {
+                Ok((name, mut v)) => {
                     v.set_sensitive(true);
-                    Ok(v)
+                    Ok((name, v))
                 }
                 Err(_) => Err(ApiError::Config(ConfigError::BadKey)),
             },
@@ -195,7 +197,7 @@ impl BatchesClient {
         let request = http
             .get(url)
             .header("anthropic-version", ANTHROPIC_VERSION)
-            .header("x-api-key", key.clone())
+            .header(key.0.clone(), key.1.clone())
             .header(reqwest::header::ACCEPT, accept);
         match tokio::time::timeout(inner.timeout, request.send()).await {
             Ok(Ok(response)) => Ok(response),
@@ -296,7 +298,7 @@ impl BatchesClient {
                 let mut request = http
                     .request(method.clone(), url.clone())
                     .header("anthropic-version", ANTHROPIC_VERSION)
-                    .header("x-api-key", key.clone())
+                    .header(key.0.clone(), key.1.clone())
                     .timeout(attempt_timeout);
                 if let Some(q) = query {
                     request = request.query(q);
@@ -354,6 +356,7 @@ impl BatchesClient {
     ) -> Attempt<T> {
         let status = response.status();
         let headers = response.headers().clone();
+        super::request_ids::note(response.url().path(), &headers);
         let content_type = headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -436,6 +439,25 @@ impl BatchesClient {
     }
 }
 
+/// The header that carries the credential, as the official SDKs send it: a key as `x-api-key`,
+/// an auth token as `Authorization: Bearer`. Only ever ours: the MCP caller's own token is never
+/// forwarded.
+fn credential(
+    header: KeyHeader,
+    secret: &str,
+) -> Result<(HeaderName, HeaderValue), reqwest::header::InvalidHeaderValue> {
+    match header {
+        KeyHeader::ApiKey => Ok((
+            HeaderName::from_static("x-api-key"),
+            HeaderValue::from_str(secret)?,
+        )),
+        KeyHeader::Bearer => Ok((
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {secret}"))?,
+        )),
+    }
+}
+
 /// The result of one attempt.
 enum Attempt<T> {
     Done(T),
@@ -510,7 +532,7 @@ fn describe_decode_error(body: &[u8], e: &serde_json::Error) -> String {
 }
 
 /// The innermost error's text (e.g. "Connection refused (os error 111)").
-pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;

@@ -5,6 +5,7 @@ pub mod client;
 pub mod decode;
 pub mod error;
 pub mod http;
+pub mod request_ids;
 pub mod results;
 pub mod retry;
 pub mod types;

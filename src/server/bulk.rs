@@ -174,7 +174,7 @@ impl BatchServer {
             .map(|step| async move {
                 match step {
                     Step::Cancel(id) => {
-                        let cancel = self.cancel_once(&id).await;
+                        let cancel = super::audit::noted(&id, self.cancel_once(&id).await);
                         Some(Entry::new(id, cancel))
                     }
                     Step::Settled(outcome) => {

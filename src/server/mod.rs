@@ -20,8 +20,10 @@
 //! [`waits::MAX_WAITING`] calls wait for a batch to end at once.
 
 pub mod advice;
+pub mod audit;
 pub mod bulk;
 pub mod bulk_report;
+pub mod caller;
 pub mod confirm;
 pub mod origin;
 pub mod params;
@@ -47,8 +49,9 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-    GetTaskParams, GetTaskResult, Implementation, ServerCapabilities, ServerConfig,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    ContentBlock, GetTaskParams, GetTaskResult, Implementation, ListToolsResult,
+    PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
@@ -117,6 +120,8 @@ pub struct BatchServer {
     hold_secs: u32,
     /// Tasks: their lifetime, and the ones cancelled here ([`tasks`]).
     tasks: tasks::Tasks,
+    /// Where each cancel's audit line goes besides stderr ([`audit`]).
+    audit: audit::Audit,
 }
 
 /// What a call to a tool hidden by read-only mode answers (see [`BatchServer::read_only`]).
@@ -145,7 +150,14 @@ impl BatchServer {
             confirm: confirm::Settings::default(),
             hold_secs: wait::DEFAULT_HOLD_SECS,
             tasks: tasks::Tasks::default(),
+            audit: audit::Audit::stderr_only(),
         }
+    }
+
+    /// Writes every cancel's audit line to `audit` too (`MSGBATCH_AUDIT_LOG`).
+    pub fn with_audit(mut self, audit: audit::Audit) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Applies the tool settings that tune waits and tasks (hidden ones included).
@@ -385,7 +397,7 @@ impl BatchServer {
     /// The cancel, read for the single tool: the batch and whether the API refused because a
     /// cancel was already under way; or the answer, when there is nothing to follow.
     async fn cancel_first(&self, id: &BatchId) -> Result<(MessageBatch, bool), CallToolResult> {
-        Ok(match self.cancel_once(id).await {
+        Ok(match audit::noted(id, self.cancel_once(id).await) {
             Cancel::Accepted(b) => (b, false),
             Cancel::AlreadyCanceling(b) => (b, true),
             Cancel::AlreadyEnded(batch) => {
@@ -527,6 +539,15 @@ impl BatchServer {
         }
     }
 
+    /// Whether `tool` changes batches: its annotations do not say it is read-only (as
+    /// [`BatchServer::read_only`] decides). These are the calls that are audited, and that
+    /// need the cancel scope.
+    fn changes_batches(&self, tool: &str) -> bool {
+        self.tool_router
+            .get(tool)
+            .is_some_and(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true))
+    }
+
     fn api_error(&self, op: Operation<'_>, error: &ApiError) -> CallToolResult {
         tracing::warn!(error = %error, "API call failed");
         error_result(advice::explain(op, error))
@@ -548,8 +569,22 @@ impl ServerHandler for BatchServer {
         if self.tool_router.is_disabled(&request.name) {
             return Ok(error_result(read_only_refusal(&request.name)).into());
         }
+        // Who asked, and (for a tool that cancels) the audit line this call will write.
+        let caller = caller::Caller::of(&context);
+        let changes = self.changes_batches(&request.name);
+        let pending = self.audit.begin(&request, caller, changes);
+        if let Some(c) = caller.filter(|c| changes && !c.may_cancel) {
+            let text = caller::cancel_refusal(&request.name, &c.cancel_scope);
+            if let Some(p) = pending {
+                p.refused("insufficient_scope");
+            }
+            return Ok(error_result(text).into());
+        }
         let call = ToolCallContext::new(self, request, context);
-        let mut response = self.tool_router.call(call).await;
+        let mut response = match pending {
+            Some(p) => p.around(self.tool_router.call(call)).await,
+            None => self.tool_router.call(call).await,
+        };
         if let Ok(CallToolResponse::Complete(result)) = &mut response {
             self.origin.stamp(result);
         }
@@ -572,6 +607,38 @@ impl ServerHandler for BatchServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.cancel_following(&request.task_id)
+    }
+
+    /// Every tool the caller may call: one without the cancel scope is not shown the tools
+    /// that change batches (and its list may be cached by its own client only).
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let may_cancel = caller::Caller::of(&context).is_none_or(|c| c.may_cancel);
+        let tools = self
+            .tool_router
+            .list_all()
+            .into_iter()
+            .filter(|t| may_cancel || !self.changes_batches(&t.name))
+            .collect();
+        let hints = context
+            .protocol_version()
+            .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28);
+        // A list that depends on who asked is for that caller's cache only.
+        let scope = match caller::Caller::of(&context) {
+            Some(_) => CacheScope::Private,
+            None => CacheScope::Public,
+        };
+        Ok(ListToolsResult {
+            result_type: Some(ResultType::COMPLETE),
+            tools,
+            meta: None,
+            next_cursor: None,
+            ttl_ms: hints.then_some(0),
+            cache_scope: hints.then_some(scope),
+        })
     }
 
     fn get_info(&self) -> ServerConfig {

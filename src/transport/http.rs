@@ -7,7 +7,8 @@
 //! does not answers plain JSON.
 //!
 //! A request to `/mcp` passes, outermost first: the token check ([`auth`]), the cap on calls in
-//! flight ([`limits`]), the body's size and JSON check ([`body`]), then rmcp, which checks Host
+//! flight ([`limits`]), the body's size and JSON check ([`body`]), the cancel scope's check
+//! ([`auth::step_up`]), then rmcp, which checks Host
 //! ([`host`]) and Origin ([`origin`]) before any tool runs. `/healthz` ([`health`]) skips them
 //! all. Connections are served by hyper directly, for its header timeout (which also closes idle
 //! keep-alive connections) and a graceful stop per connection; on SIGTERM or SIGINT the
@@ -38,7 +39,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use auth::Tokens;
+pub use auth::{OAuthArgs, Tokens};
 pub use settings::{HttpArgs, StartError};
 
 use super::shutdown;
@@ -92,6 +93,8 @@ pub async fn serve(
              `openssl rand -hex 32`)."
         );
     }
+    let audit = crate::server::audit::Audit::from_setting(tools.audit_log.as_deref())
+        .map_err(StartError::Auth)?;
     let prototype = BatchServer::new(client)
         .read_only(tools.read_only)
         .configured(tools)
@@ -99,7 +102,16 @@ pub async fn serve(
         .with_confirm(tools.confirm, tools.confirm_ttl())
         // Stateless: a request to the client mid-call could not be answered (src/server/confirm/).
         .without_pushed_requests()
-        .with_shutdown(calls_stop.clone());
+        .with_shutdown(calls_stop.clone())
+        .with_audit(audit.clone());
+    let tokens = args.tokens.clone().unwrap_or_default();
+    let auth = auth::Auth::new(
+        tokens,
+        &args.oauth,
+        audit,
+        prototype.tools_that_change_batches(),
+    )
+    .map_err(StartError::Auth)?;
     let rmcp_stop = CancellationToken::new();
     let mcp_config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
@@ -115,23 +127,22 @@ pub async fn serve(
     ));
 
     let idle = Duration::from_secs(args.idle_timeout_secs);
-    let mut router = Router::new()
+    let router = Router::new()
         .route_service("/mcp", mcp)
+        .route_layer(from_fn_with_state(auth.clone(), auth::step_up))
         .route_layer(from_fn_with_state(body::BodyTimeout(idle), body::check))
         .route_layer(from_fn_with_state(
             limits::InFlight::new(args.max_in_flight),
             limits::cap,
         ));
-    let tokens = args.tokens.clone().unwrap_or_default();
-    if !tokens.is_empty() {
-        router = router.route_layer(from_fn_with_state(tokens.clone(), auth::require_token));
-    }
-    let router = router.route("/healthz", get(health::healthz));
+    let router = auth.protect(router).route("/healthz", get(health::healthz));
 
     // Tokens are counted, never shown.
+    let (tokens, oauth_issuer) = auth.summary();
     tracing::info!(
         url = %format!("http://{addr}/mcp"),
-        tokens = tokens.len(),
+        tokens,
+        oauth_issuer,
         read_only = tools.read_only,
         extra_allowed_hosts = ?args.allowed_hosts,
         allowed_origins = ?args.allowed_origins,

@@ -42,12 +42,15 @@ pub async fn stdio(config: Config, tools: &ToolSettings) -> Result<(), ServeErro
     let sealer = Sealer::from_setting(tools.request_state_key.as_ref())?;
     let shutdown = CancellationToken::new();
     let backlog = client.backlog();
+    let audit = crate::server::audit::Audit::from_setting(tools.audit_log.as_deref())
+        .map_err(ServeError::Start)?;
     let server = BatchServer::new(client)
         .read_only(tools.read_only)
         .configured(tools)
         .with_sealer(sealer)
         .with_confirm(tools.confirm, tools.confirm_ttl())
-        .with_shutdown(shutdown.clone());
+        .with_shutdown(shutdown.clone())
+        .with_audit(audit);
     let (stdin, stdout) = stdio_pipes();
     let stdin = Throttled::new(stdin, backlog);
     let (stdout, drained) = Answers::new(stdout);

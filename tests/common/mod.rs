@@ -48,6 +48,7 @@ pub async fn spawn(base_url: &str, env: &[(&str, &str)]) -> (Client, Recorder) {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.env("MSGBATCH_API_URL", base_url)
         .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("ANTHROPIC_AUTH_TOKEN")
         .env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
@@ -205,6 +206,7 @@ impl RawServer {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.env("MSGBATCH_API_URL", base_url)
             .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("ANTHROPIC_AUTH_TOKEN")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -68,6 +68,10 @@ pub struct HttpArgs {
     #[arg(long = "max-in-flight", default_value_t = super::limits::MAX_IN_FLIGHT, hide = true,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_in_flight: u32,
+
+    /// OAuth (MSGBATCH_OAUTH_ISSUER, MSGBATCH_PUBLIC_URL, ...): see `auth`.
+    #[command(flatten)]
+    pub oauth: super::auth::OAuthArgs,
 }
 
 impl HttpArgs {
@@ -100,6 +104,9 @@ pub enum StartError {
     Bind { addr: String, reason: String },
     #[error("{0}")]
     StateKey(#[from] crate::server::sealed::KeyError),
+    /// An OAuth or audit setting that cannot be used; the text says which and how to fix it.
+    #[error("{0}")]
+    Auth(String),
 }
 
 /// Resolves the address to listen on (`host:port`, a name such as `localhost` allowed).
@@ -119,7 +126,12 @@ pub async fn resolve(addr: &str) -> Result<SocketAddr, StartError> {
 /// The one setting that refuses to start: a non-loopback address with no token, unless the
 /// operator said, explicitly, that something else authenticates.
 pub fn check_exposure(addr: SocketAddr, args: &HttpArgs) -> Result<(), StartError> {
-    let has_tokens = args.tokens.as_ref().is_some_and(|t| !t.is_empty());
+    let has_tokens = args.tokens.as_ref().is_some_and(|t| !t.is_empty())
+        || args
+            .oauth
+            .issuer
+            .as_deref()
+            .is_some_and(|i| !i.trim().is_empty());
     if has_tokens || addr.ip().is_loopback() {
         return Ok(());
     }
