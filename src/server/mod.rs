@@ -7,6 +7,7 @@
 //! - `get_message_batch_results`: what an ended batch's requests came to ([`results`]);
 //! - a cancel with `wait_seconds` from a client with tasks answers a task ([`tasks`]);
 //! - prompts `stop-batch` and `stop-all-running` ([`prompts`]).
+//! - the skill `cancel-message-batch`, to clients that read skills over MCP ([`skills`]).
 //!
 //! Before either cancel tool sends anything, the person may be asked to confirm ([`confirm`]).
 //!
@@ -30,6 +31,7 @@ pub mod report;
 pub mod results;
 pub mod schema;
 pub mod sealed;
+pub mod skills;
 pub mod tasks;
 pub mod wait;
 pub mod waits;
@@ -48,7 +50,9 @@ use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext}
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-    GetTaskParams, GetTaskResult, Implementation, ServerCapabilities, ServerConfig,
+    GetSkillRequestParams, GetSkillResult, GetTaskParams, GetTaskResult, Implementation,
+    ListResourcesResult, ListSkillsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
@@ -575,7 +579,7 @@ impl ServerHandler for BatchServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
+        let mut config = ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_prompts()
@@ -587,7 +591,60 @@ impl ServerHandler for BatchServer {
                 .with_title("Message Batches: cancel, inspect, list")
                 .with_description(env!("CARGO_PKG_DESCRIPTION")),
         )
-        .with_instructions(INSTRUCTIONS)
+        .with_instructions(INSTRUCTIONS);
+        skills::declare(&mut config.capabilities);
+        config
+    }
+
+    /// The skill, to a client that declared the skills extension (see [`skills`]).
+    async fn list_skills(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListSkillsResult, ErrorData> {
+        Ok(skills::catalog()
+            .map(|c| c.list_skills())
+            .unwrap_or_default())
+    }
+
+    async fn get_skill(
+        &self,
+        request: GetSkillRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetSkillResult, ErrorData> {
+        match skills::catalog() {
+            Some(catalog) => catalog.get_skill(&request.uri),
+            None => Err(ErrorData::invalid_params(
+                format!("unknown skill {}", request.uri),
+                None,
+            )),
+        }
+    }
+
+    /// The skill's file, listed only to a client that declared the skills extension: to any
+    /// other this server has no resources (they install the skill with `install-skill`).
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let declared = skills::client_declares_skills(context.client_capabilities().as_ref());
+        let listed = match skills::catalog() {
+            Some(catalog) if declared => catalog.resources(),
+            _ => Vec::new(),
+        };
+        Ok(ListResourcesResult::with_all_items(listed))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        skills::catalog()
+            .and_then(|c| c.read_resource(&request.uri))
+            .map(Into::into)
+            .ok_or_else(|| ErrorData::resource_not_found(request.uri, None))
     }
 }
 
