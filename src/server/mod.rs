@@ -31,6 +31,7 @@ pub mod report;
 pub mod results;
 pub mod schema;
 pub mod sealed;
+pub mod search_hints;
 pub mod skills;
 pub mod tasks;
 pub mod wait;
@@ -78,13 +79,12 @@ pub const MAX_ERROR_TEXT_CHARS: usize = 4 * 1024;
 
 /// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
 /// costs tokens in every conversation the server is part of.
-pub const INSTRUCTIONS: &str = "Cancel, inspect and find Anthropic Message Batches. \
-To stop a batch, call cancel_message_batch with its ID (msgbatch_...); to stop several, call \
-cancel_message_batches once with all their IDs. If no ID was given, call list_message_batches \
-first: only `in_progress` batches can be canceled. Cancellation is not \
-immediate: the batch becomes `canceling`, then `ended`; follow it with get_message_batch or \
-cancel_message_batch's wait_seconds. Once ended, get_message_batch_results sums up what \
-finished.";
+pub const INSTRUCTIONS: &str = "Cancel (stop, abort), follow and find Anthropic Message \
+Batches; IDs look like msgbatch_... Which tool: stop one batch: cancel_message_batch; several, or \
+\"all running\": cancel_message_batches, once with all the IDs; no ID given: list_message_batches \
+first (only `in_progress` batches can be canceled); status and counts: get_message_batch; what \
+finished, once ended: get_message_batch_results. A cancel is not immediate: the batch becomes \
+`canceling`, then `ended`; pass wait_seconds to follow it.";
 
 const CANCEL_DESCRIPTION: &str = "Cancel (stop, abort) an Anthropic Message Batch by its ID. \
 Not immediate: the batch becomes `canceling`, requests already running may still complete, and \
@@ -141,9 +141,10 @@ impl BatchServer {
             shutdown: CancellationToken::new(),
             waits: Waits::default(),
             // Every tool's input schema goes through the one portable rewrite (see `schema`).
-            tool_router: Arc::new(schema::portable_tools(
+            // … and gets the words people say for it, for Claude Code's ToolSearch.
+            tool_router: Arc::new(search_hints::with_search_hints(schema::portable_tools(
                 Self::tool_router() + Self::bulk_tool_router() + Self::results_tool_router(),
-            )),
+            ))),
             prompt_router: Arc::new(Self::prompt_router()),
             sealer: sealed::Sealer::ephemeral(),
             confirm: confirm::Settings::default(),
