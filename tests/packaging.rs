@@ -527,8 +527,11 @@ fn the_mcpb_manifest_passes_every_setting_of_the_stdio_server() {
             .and_then(|v| v.strip_suffix('}'))
             .unwrap_or_else(|| panic!("manifest env {name}: not a user_config value"));
         let config = &manifest["user_config"][key];
+        // The registry's `format` defaults to "string".
+        let format = var["format"].as_str().unwrap_or("string");
         assert_eq!(
-            config["type"], var["format"],
+            config["type"].as_str(),
+            Some(format),
             "{name}: user_config type vs server.json format"
         );
         assert!(
