@@ -3,7 +3,9 @@
 #   - manifest.json  with `mcpb validate` (npm @anthropic-ai/mcpb, strict MCPB schema);
 #   - skill.md       with the Agent Skills reference validator (PyPI skills-ref, CLI `agentskills`),
 #                    as <tmp>/cancel-message-batch/SKILL.md, the way Claude Code installs it;
-#   - manifest.json's version equals Cargo.toml's, and its tools and prompts are the server's;
+#   - manifest.json's version equals Cargo.toml's; its tools and prompts, server.json's tools and
+#     the README's Tools table are exactly what the built binary serves (tools/list and
+#     prompts/list, read with the official MCP Python SDK: ci/packaging/served_tools.py);
 #   - the example client configs are valid JSON.
 # The validators are installed once, at pinned versions, under .tools/ (gitignored): npm with
 # --prefix .tools/npm, pip into the venv .tools/venv. Needs node + npm (20 or newer) and python3
@@ -13,9 +15,10 @@ set -euo pipefail
 
 MCPB_VERSION="2.1.2"        # npm @anthropic-ai/mcpb; checked to run on Node 20
 SKILLS_REF_VERSION="0.1.1"  # PyPI skills-ref; its CLI is `agentskills`
+MCP_SDK_VERSION="2.3.0"     # PyPI mcp, the official Python SDK: lists what the binary serves
 SKILL_NAME="cancel-message-batch"
-TOOL_NAMES="cancel_message_batch cancel_message_batches get_message_batch get_message_batch_results list_message_batches"
-PROMPT_NAMES="stop-all-running stop-batch"
+# The tools and prompts are the binary's own (tools/list, prompts/list), never a list kept here.
+BIN="${MSGBATCH_BIN:-target/debug/msgbatch-mcp}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -65,6 +68,14 @@ if [ "$installed_skills_ref" != "$SKILLS_REF_VERSION" ]; then
 fi
 [ -x "$AGENTSKILLS" ] || fail "skills-ref $SKILLS_REF_VERSION did not install its agentskills command"
 ok "skills-ref $SKILLS_REF_VERSION (.tools/venv, CLI agentskills)"
+installed_mcp="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null || true)"
+if [ "$installed_mcp" != "$MCP_SDK_VERSION" ]; then
+  echo "    installing mcp==$MCP_SDK_VERSION into .tools/venv"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install --quiet "mcp==$MCP_SDK_VERSION" \
+    || fail "pip could not install mcp==$MCP_SDK_VERSION (is PyPI reachable?)"
+fi
+ok "mcp $MCP_SDK_VERSION (.tools/venv, the official Python SDK)"
+[ -x "$BIN" ] || cargo build --locked --bin msgbatch-mcp || fail "cargo build failed"
 
 step "manifest.json: mcpb validate (strict MCPB schema)"
 "$MCPB" validate manifest.json || fail "mcpb validate manifest.json"
@@ -76,14 +87,40 @@ manifest_version="$(node -p 'require("./manifest.json").version')"
 [ "$manifest_version" = "$cargo_version" ] \
   || fail "manifest.json version $manifest_version differs from Cargo.toml version $cargo_version: make them equal"
 ok "manifest version $manifest_version = Cargo.toml version $cargo_version"
+served_json="$("$VENV/bin/python" ci/packaging/served_tools.py "$BIN")" \
+  || fail "could not list what $BIN serves (ci/packaging/served_tools.py)"
+TOOL_NAMES="$(node -e 'console.log(JSON.parse(process.argv[1]).tools.map(t => t.name).sort().join(" "))' "$served_json")"
+PROMPT_NAMES="$(node -e 'console.log(JSON.parse(process.argv[1]).prompts.sort().join(" "))' "$served_json")"
+ok "$BIN serves tools [$TOOL_NAMES], prompts [$PROMPT_NAMES]"
 manifest_tools="$(node -p 'require("./manifest.json").tools.map(t => t.name).sort().join(" ")')"
 [ "$manifest_tools" = "$TOOL_NAMES" ] \
-  || fail "manifest.json lists tools [$manifest_tools], expected [$TOOL_NAMES]"
+  || fail "manifest.json lists tools [$manifest_tools], the binary serves [$TOOL_NAMES]"
 ok "manifest tools: $manifest_tools"
 manifest_prompts="$(node -p '(require("./manifest.json").prompts || []).map(p => p.name).sort().join(" ")')"
 [ "$manifest_prompts" = "$PROMPT_NAMES" ] \
-  || fail "manifest.json lists prompts [$manifest_prompts], expected [$PROMPT_NAMES]"
+  || fail "manifest.json lists prompts [$manifest_prompts], the binary serves [$PROMPT_NAMES]"
 ok "manifest prompts: $manifest_prompts"
+registry_tools="$(node -p '(require("./server.json")._meta?.["io.modelcontextprotocol.registry/publisher-provided"]?.tools || []).map(t => t.name + "=" + t.title).sort().join(" ")')"
+served_titled="$(node -e 'console.log(JSON.parse(process.argv[1]).tools.map(t => t.name + "=" + t.title).sort().join(" "))' "$served_json")"
+[ "$registry_tools" = "$served_titled" ] \
+  || fail "server.json (_meta publisher-provided tools) lists [$registry_tools], the binary serves [$served_titled]"
+ok "server.json tools and titles: the binary's"
+readme_tools="$(python3 - <<'PY'
+import re
+text = open("README.md", encoding="utf-8").read()
+section = text.split("\n## Tools\n", 1)[1].split("\n## ", 1)[0]
+rows = [l for l in section.splitlines() if l.startswith("|")][2:]
+names = []
+for row in rows:
+    m = re.match(r"\|\s*`([a-z_]+)`", row)
+    if m:
+        names.append(m.group(1))
+print(" ".join(sorted(names)))
+PY
+)"
+[ "$readme_tools" = "$TOOL_NAMES" ] \
+  || fail "README's Tools table lists [$readme_tools], the binary serves [$TOOL_NAMES]"
+ok "README Tools table: $readme_tools"
 
 step "skill.md: agentskills validate, as $SKILL_NAME/SKILL.md"
 tmp="$(mktemp -d)"
@@ -108,5 +145,5 @@ for f in examples/*.json; do
   ok "$f"
 done
 
-printf '\nPackaging checks passed: manifest (mcpb %s), skill (skills-ref %s), version %s, examples.\n' \
-  "$MCPB_VERSION" "$SKILLS_REF_VERSION" "$cargo_version"
+printf '\nPackaging checks passed: manifest (mcpb %s), skill (skills-ref %s), version %s, tools as served (mcp %s), examples.\n' \
+  "$MCPB_VERSION" "$SKILLS_REF_VERSION" "$cargo_version" "$MCP_SDK_VERSION"

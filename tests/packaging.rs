@@ -3,8 +3,10 @@
 //! tools; the manifest's `prompts` are the server's `prompts/list`, word for word; the MCP
 //! Registry entry (`server.json`) lists exactly the settings `msgbatch-mcp --help` reads from the
 //! environment, with the same secrecy and defaults as `--help` and the manifest; every version is
-//! Cargo's; `pyproject.toml` (the PyPI wheel) repeats Cargo's metadata. The lists are read from the
-//! binary and the files, so a new setting or tool shows up here by itself.
+//! Cargo's; `pyproject.toml` (the PyPI wheel) repeats Cargo's metadata. `server.json`'s tools and
+//! the README's Tools table are `tools/list`; the README's Settings table has every setting any
+//! command reads, and the manifest passes every setting of the stdio server. The lists are read
+//! from the binary and the files, so a new setting or tool shows up here by itself.
 
 mod common;
 
@@ -415,4 +417,145 @@ fn readme_installs_first_and_shows_the_shipped_mcp_json() {
     // The two commands for a fresh clone stay as they are.
     assert!(README.contains("cargo run --release -- demo"));
     assert!(README.contains("\ncargo test "));
+}
+
+/// The tools `tools/list` serves, whole (name, annotations, `_meta`).
+async fn served_tool_list() -> Vec<rmcp::model::Tool> {
+    let (client, _) = common::spawn("http://127.0.0.1:9/v1", &[]).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    client.cancel().await.ok();
+    tools
+}
+
+/// The first column of each row of the first table under `## {heading}` in the README: the
+/// names it lists (without their backquotes).
+fn readme_table_names(heading: &str) -> BTreeSet<String> {
+    let start = README
+        .find(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("README has a {heading} section"));
+    let section = &README[start + heading.len() + 5..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // the header and its |---| line
+        .filter_map(|l| l.split('|').nth(1))
+        .map(|cell| cell.trim().trim_matches('`').to_owned())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn server_json_and_the_readme_list_every_served_tool() {
+    let tools = served_tool_list().await;
+    let served: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
+
+    let server = server_json();
+    let listed = server["_meta"]["io.modelcontextprotocol.registry/publisher-provided"]["tools"]
+        .as_array()
+        .expect("server.json lists the tools in _meta publisher-provided");
+    let names: BTreeSet<String> = listed
+        .iter()
+        .map(|t| t["name"].as_str().expect("tool name").to_owned())
+        .collect();
+    assert_eq!(names, served, "server.json tools vs tools/list");
+    for entry in listed {
+        let tool = tools
+            .iter()
+            .find(|t| t.name == entry["name"].as_str().unwrap_or_default())
+            .expect("served");
+        let title = tool.annotations.as_ref().and_then(|a| a.title.as_deref());
+        assert_eq!(entry["title"].as_str(), title, "{}: title", tool.name);
+        assert!(
+            entry["description"].as_str().is_some_and(|d| d.len() >= 20),
+            "{}: server.json needs a description",
+            tool.name
+        );
+    }
+
+    assert_eq!(
+        readme_table_names("Tools"),
+        served,
+        "README's Tools table vs tools/list"
+    );
+}
+
+#[test]
+fn the_readme_settings_table_has_every_setting_any_command_reads() {
+    let mut read = BTreeSet::new();
+    for args in [
+        &[][..],
+        &["serve"],
+        &["mock"],
+        &["demo"],
+        &["install-skill"],
+    ] {
+        read.extend(help_env(args).into_keys());
+    }
+    assert!(read.contains("MSGBATCH_HTTP_TOKEN"), "{read:?}");
+    let table = readme_table_names("Settings");
+    let missing: Vec<&String> = read.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "README's Settings table lacks {missing:?}, which --help says the binary reads"
+    );
+}
+
+#[test]
+fn the_mcpb_manifest_passes_every_setting_of_the_stdio_server() {
+    let manifest: Value = serde_json::from_str(MANIFEST).expect("manifest.json is JSON");
+    let env = manifest["server"]["mcp_config"]["env"]
+        .as_object()
+        .expect("manifest mcp_config.env");
+    let passed: BTreeSet<String> = env.keys().cloned().collect();
+    let read: BTreeSet<String> = help_env(&[]).into_keys().collect();
+    assert_eq!(
+        passed, read,
+        "manifest.json's mcp_config.env vs what `msgbatch-mcp --help` reads"
+    );
+    // Each setting's form in Claude Desktop matches its type in server.json.
+    let server = server_json();
+    for var in pypi_package(&server)["environmentVariables"]
+        .as_array()
+        .expect("environmentVariables")
+    {
+        let name = var["name"].as_str().expect("name");
+        let key = env[name]
+            .as_str()
+            .and_then(|v| v.strip_prefix("${user_config."))
+            .and_then(|v| v.strip_suffix('}'))
+            .unwrap_or_else(|| panic!("manifest env {name}: not a user_config value"));
+        let config = &manifest["user_config"][key];
+        // The registry's `format` defaults to "string".
+        let format = var["format"].as_str().unwrap_or("string");
+        assert_eq!(
+            config["type"].as_str(),
+            Some(format),
+            "{name}: user_config type vs server.json format"
+        );
+        assert!(
+            config["title"].is_string() && config["description"].is_string(),
+            "{name}"
+        );
+        assert_ne!(config["required"], true, "{name} is not required to start");
+    }
+}
+
+#[tokio::test]
+async fn every_tool_carries_the_words_claude_codes_tool_search_matches() {
+    for tool in served_tool_list().await {
+        let hint = tool
+            .meta
+            .as_ref()
+            .and_then(|m| m.0.get("anthropic/searchHint"))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{} has no _meta anthropic/searchHint", tool.name));
+        assert!(hint.contains("message batch"), "{}: {hint}", tool.name);
+        if tool.name == "cancel_message_batch" {
+            for word in ["stop", "cancel", "abort"] {
+                assert!(hint.contains(word), "{hint}");
+            }
+        }
+    }
 }

@@ -97,10 +97,13 @@ def block_text(block):
 class Recorded:
     """What Claude Code sent the model, read back from requests.jsonl."""
 
-    def __init__(self, requests, final):
+    def __init__(self, requests, final, run_dir):
         self.main = [r for r in requests if r.get("turn") is not None]
         self.all = requests
         self.final = final
+        self.mcp = read_requests(os.path.join(run_dir, "mcp.jsonl"))
+        debug = os.path.join(run_dir, "claude-debug.log")
+        self.debug_log = open(debug, encoding="utf-8", errors="replace").read() if os.path.exists(debug) else ""
 
     def first(self):
         return self.main[0]["body"] if self.main else {}
@@ -147,7 +150,12 @@ class Recorded:
             return self.final
         if spec == "requests":
             return "\n".join(json.dumps(r) for r in self.all)
+        if spec == "mcp":  # the stdio wire, with "record_mcp": true: "c2s {json}" / "s2c {json}"
+            return "\n".join(f"{e['dir']} {json.dumps(e['msg'])}" for e in self.mcp)
+        if spec == "debug_log":
+            return self.debug_log
         kind, _, name = spec.partition(":")
+        name, _, nth = name.partition("#")
         if kind in ("tool_result", "tool_references"):
             sys.path.insert(0, HERE)
             from fake_model import tool_references
@@ -160,6 +168,9 @@ class Recorded:
                     else:
                         flag = "[is_error]\n" if result.get("is_error") else ""
                         texts.append(flag + block_text(result))
+            if nth:  # NAME#k: the k-th call only (1-based)
+                k = int(nth)
+                return texts[k - 1] if 0 < k <= len(texts) else ""
             return "\n----\n".join(texts)
         if kind == "called":
             return "\n".join(f"{n} {json.dumps(i)}" for _, n, i, _ in self.calls())
@@ -188,6 +199,103 @@ def check(recorded, expectation):
     ok = hit != negate
     label = expectation.get("why", "")
     return ok, f"{'ok  ' if ok else 'FAIL'} {what}{(' — ' + label) if label else ''}"
+
+
+def interactive_setup(env, home, project, scenario):
+    """What an interactive Claude Code needs to start straight into the prompt: onboarding
+    done, the project folder trusted, the (fake) API key approved, as a person who has used it
+    before would have in ~/.claude.json. Its feature flags are those cached there
+    ("feature_flags": Claude Code fetches them at start; offline the fetch fails and it reads
+    the cache), so telemetry is left on and every other host is sent to a dead loopback proxy:
+    nothing leaves the machine."""
+    path = os.path.join(home, ".claude.json")
+    config = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    flags = dict(config.get("cachedGrowthBookFeatures", {}), **scenario.get("feature_flags", {}))
+    config.update({
+        "hasCompletedOnboarding": True,
+        "theme": "dark",
+        "cachedGrowthBookFeatures": flags,
+        "customApiKeyResponses": {"approved": [env["ANTHROPIC_API_KEY"][-20:]], "rejected": []},
+        "projects": {project: {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}},
+    })
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+    for name in ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_TELEMETRY"):
+        env.pop(name, None)
+    env.update({"TERM": "xterm-256color", "HTTPS_PROXY": "http://127.0.0.1:9",
+                "HTTP_PROXY": "http://127.0.0.1:9"})
+
+
+def run_in_terminal(cmd, cwd, env, timeout, requests_path, turns, transcript, prompt, debug_log):
+    """Runs an interactive Claude Code in a pseudo-terminal: types the prompt once its debug log
+    says the MCP server is connected, waits until the fake model has answered the script's last
+    turn (then a moment more, for the tool results to be shown), and ends it.
+    Returns 0 when the script ran to its end, "timeout" otherwise. What the terminal showed,
+    without escape sequences, goes to transcript."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes Claude Code
+        try:
+            os.chdir(cwd)
+            os.execve(cmd[0], cmd, env)
+        finally:
+            os._exit(127)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    screen = bytearray()
+    started = time.monotonic()
+    done_at = None
+    typed = False
+    rc = "timeout"
+    while time.monotonic() - started < timeout:
+        if not typed and os.path.exists(debug_log):
+            with open(debug_log, encoding="utf-8", errors="replace") as f:
+                log = f.read()
+            if f'MCP server "{SERVER}": Connection established' in log:
+                time.sleep(0.5)  # the listings that follow the connection
+                os.write(fd, prompt.encode() + b"\r")
+                typed = True
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            screen += data
+        if done_at is None:
+            main = [r for r in read_requests(requests_path) if r.get("turn") is not None]
+            if any(r["turn"] >= turns - 1 for r in main):
+                done_at = time.monotonic()
+                rc = 0
+        elif time.monotonic() - done_at > 1.5:
+            break
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            break
+        time.sleep(0.3)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    os.close(fd)
+    text = re.sub(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>78]",
+                  "", screen.decode("utf-8", "replace"))
+    with open(transcript, "w", encoding="utf-8") as f:
+        f.write(text)
+    return rc
 
 
 def summary(recorded):
@@ -293,6 +401,10 @@ def main():
         server_args = fill(scenario.get("server_args", []), env_vars)
         if transport == "stdio":
             entry = {"type": "stdio", "command": binary, "args": server_args, "env": server_env}
+            if scenario.get("record_mcp"):
+                entry.update(command=sys.executable,
+                             args=[os.path.join(HERE, "mcp_tee.py"), os.path.join(run_dir, "mcp.jsonl"),
+                                   "--", binary, *server_args])
         elif transport == "http":
             http_env = dict(os.environ, **server_env)
             http_env.pop("MSGBATCH_HTTP_TOKEN", None)
@@ -309,9 +421,13 @@ def main():
         with open(mcp_config, "w", encoding="utf-8") as f:
             json.dump({"mcpServers": {SERVER: entry}}, f, indent=2)
 
-        cmd = [args.claude, "-p", scenario.get("prompt", "Cancel my message batch."),
+        interactive = bool(scenario.get("interactive"))
+        prompt = scenario.get("prompt", "Cancel my message batch.")
+        # Interactive: the prompt is typed once the server is connected (run_in_terminal), so
+        # the first request shows the server's tools, as it does for a person who waits.
+        cmd = [args.claude, *([] if interactive else ["-p", prompt]),
                "--mcp-config", mcp_config, "--strict-mcp-config",
-               "--output-format", "stream-json", "--verbose",
+               *([] if interactive else ["--output-format", "stream-json", "--verbose"]),
                "--allowedTools", ",".join(scenario.get("allowed_tools", [f"mcp__{SERVER}"]))]
         if "settings" in scenario:
             settings_path = os.path.join(run_dir, "settings.json")
@@ -319,6 +435,10 @@ def main():
                 json.dump(fill(scenario["settings"], env_vars), f, indent=2)
             cmd += ["--settings", settings_path]
         cmd += fill(scenario.get("claude_args", []), env_vars)
+        # Claude Code's own log (MCP connection, era, errors): `where: "debug_log"`.
+        debug_log = os.path.join(run_dir, "claude-debug.log")
+        if "--debug-file" not in cmd:
+            cmd += ["--debug-file", debug_log]
         claude_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": home,
@@ -332,18 +452,26 @@ def main():
             "DISABLE_ERROR_REPORTING": "1",
             "NO_PROXY": "127.0.0.1,localhost",
         }
+        if interactive:
+            interactive_setup(claude_env, home, project, scenario)
         claude_env.update(fill(scenario.get("claude_env", {}), env_vars))
+        claude_env = {k: v for k, v in claude_env.items() if v is not None}
         with open(os.path.join(run_dir, "claude.cmd"), "w") as f:
             f.write(json.dumps({"cmd": cmd, "env": claude_env}, indent=2))
         timeout = scenario.get("timeout_seconds", 120)
         started = time.monotonic()
         with open(os.path.join(run_dir, "claude.stdout"), "w") as out, \
                 open(os.path.join(run_dir, "claude.stderr"), "w") as err:
-            try:
-                rc = subprocess.run(cmd, cwd=project, env=claude_env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, timeout=timeout).returncode
-            except subprocess.TimeoutExpired:
-                rc = "timeout"
+            if interactive:
+                rc = run_in_terminal(cmd, project, claude_env, timeout, requests_path,
+                                     len(scenario["turns"]), os.path.join(run_dir, "terminal.txt"),
+                                     prompt, debug_log)
+            else:
+                try:
+                    rc = subprocess.run(cmd, cwd=project, env=claude_env, stdin=subprocess.DEVNULL,
+                                        stdout=out, stderr=err, timeout=timeout).returncode
+                except subprocess.TimeoutExpired:
+                    rc = "timeout"
         took = time.monotonic() - started
     finally:
         for p in reversed(procs):
@@ -355,6 +483,9 @@ def main():
                 p.kill()
 
     final = ""
+    if interactive:
+        answered = [r for r in read_requests(requests_path) if r.get("turn") is not None]
+        final = "\n".join(b.get("text", "") for b in answered[-1]["answer"]) if answered else ""
     with open(os.path.join(run_dir, "claude.stdout"), encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
@@ -363,11 +494,11 @@ def main():
                 continue
             if event.get("type") == "result":
                 final = str(event.get("result", ""))
-    recorded = Recorded(read_requests(requests_path), final)
+    recorded = Recorded(read_requests(requests_path), final, run_dir)
     text = summary(recorded)
     with open(os.path.join(run_dir, "summary.txt"), "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"== {name}: claude -p exited {rc} after {took:.1f} s; {len(recorded.main)} model turns; files in {run_dir}")
+    print(f"== {name}: claude exited {rc} after {took:.1f} s; {len(recorded.main)} model turns; files in {run_dir}")
     failed = 0
     if rc != 0 and not scenario.get("allow_claude_failure"):
         failed += 1

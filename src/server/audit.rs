@@ -89,9 +89,17 @@ impl Audit {
     /// Where audit lines go as `MSGBATCH_AUDIT_LOG` says: stderr, and the file if one is set.
     /// Fails if that file cannot be opened for appending, with a text that names it and says
     /// how to fix it.
+    /// Empty, or a `${...}` placeholder an MCP host left unexpanded (an MCPB user left the field
+    /// blank), counts as unset.
     pub fn from_setting(path: Option<&Path>) -> Result<Self, String> {
+        let unset = |p: &Path| {
+            let s = p.to_string_lossy();
+            let s = s.trim();
+            s.is_empty() || (s.starts_with("${") && s.ends_with('}'))
+        };
         match path {
             None => Ok(Self::stderr_only()),
+            Some(p) if unset(p) => Ok(Self::stderr_only()),
             Some(path) => Self::to_file(path).map_err(|e| {
                 format!(
                     "cannot open MSGBATCH_AUDIT_LOG {} for appending: {e}. Point it at a file \
@@ -311,6 +319,19 @@ fn capped(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_or_unexpanded_audit_path_is_unset() {
+        for raw in ["", "  ", "${user_config.audit_log}"] {
+            let a = Audit::from_setting(Some(Path::new(raw))).unwrap();
+            assert!(a.file.is_none(), "{raw:?}");
+        }
+        let err = Audit::from_setting(Some(Path::new("/nonexistent-dir/x/audit.log"))).unwrap_err();
+        assert!(
+            err.contains("MSGBATCH_AUDIT_LOG /nonexistent-dir/x/audit.log"),
+            "{err}"
+        );
+    }
 
     fn request(args: serde_json::Value) -> CallToolRequestParams {
         let mut r = CallToolRequestParams::new("cancel_message_batches");

@@ -95,12 +95,8 @@ impl BatchServer {
                 // A client with tasks gets one task for the whole set (see `tasks`), once the
                 // person said which batches to cancel.
                 Gate::Go { steps, note } if wait_seconds > 0 && super::tasks::declared(&ctx) => {
-                    let mut response = self.cancel_many_as_task(steps, given, wait_seconds).await;
-                    if let (Some(note), CallToolResponse::Complete(result)) = (note, &mut response)
-                    {
-                        add_note(result, &note);
-                    }
-                    response
+                    self.cancel_many_as_task(steps, given, wait_seconds, note)
+                        .await
                 }
                 Gate::Go { steps, note } => {
                     let mut result = self.cancel_many(steps, given, wait_seconds, progress).await;
@@ -201,6 +197,7 @@ impl BatchServer {
         steps: Vec<Step>,
         given: usize,
         wait_seconds: u32,
+        note: Option<String>,
     ) -> CallToolResponse {
         let entries = self.cancel_all(steps).await;
         let to_follow = entries
@@ -209,7 +206,11 @@ impl BatchServer {
             .count();
         if to_follow == 0 {
             let outcomes = entries.into_iter().map(|e| e.outcome).collect();
-            return bulk_result(outcomes, given, 0, wait_seconds, None).into();
+            let mut result = bulk_result(outcomes, given, 0, wait_seconds, None);
+            if let Some(note) = &note {
+                add_note(&mut result, note);
+            }
+            return result.into();
         }
         let sealed = entries
             .iter()
@@ -219,7 +220,7 @@ impl BatchServer {
                 reason: e.outcome.reason.clone(),
             })
             .collect();
-        let state = super::tasks::token::TaskState::new(
+        let mut state = super::tasks::token::TaskState::new(
             super::tasks::token::Report::Bulk {
                 given: given as u32,
             },
@@ -227,6 +228,7 @@ impl BatchServer {
             wait_seconds,
             self.tasks.ttl_secs_for(wait_seconds),
         );
+        state.note = note;
         let ended = entries.iter().filter(|e| e.ended()).count();
         let all = entries.iter().filter(|e| e.batch.is_some()).count();
         self.start_task(&state, format!("{ended} of {all} batches ended"))

@@ -7,6 +7,7 @@
 //! - `get_message_batch_results`: what an ended batch's requests came to ([`results`]);
 //! - a cancel with `wait_seconds` from a client with tasks answers a task ([`tasks`]);
 //! - prompts `stop-batch` and `stop-all-running` ([`prompts`]).
+//! - the skill `cancel-message-batch`, to clients that read skills over MCP ([`skills`]).
 //!
 //! Before either cancel tool sends anything, the person may be asked to confirm ([`confirm`]).
 //!
@@ -32,6 +33,8 @@ pub mod report;
 pub mod results;
 pub mod schema;
 pub mod sealed;
+pub mod search_hints;
+pub mod skills;
 pub mod tasks;
 pub mod wait;
 pub mod waits;
@@ -50,8 +53,9 @@ use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext}
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
-    ContentBlock, GetTaskParams, GetTaskResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig,
+    ContentBlock, GetSkillRequestParams, GetSkillResult, GetTaskParams, GetTaskResult,
+    Implementation, ListResourcesResult, ListSkillsResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
@@ -77,13 +81,12 @@ pub const MAX_ERROR_TEXT_CHARS: usize = 4 * 1024;
 
 /// What a model reads once, at connection: which tool to use when. Kept short on purpose: it
 /// costs tokens in every conversation the server is part of.
-pub const INSTRUCTIONS: &str = "Cancel, inspect and find Anthropic Message Batches. \
-To stop a batch, call cancel_message_batch with its ID (msgbatch_...); to stop several, call \
-cancel_message_batches once with all their IDs. If no ID was given, call list_message_batches \
-first: only `in_progress` batches can be canceled. Cancellation is not \
-immediate: the batch becomes `canceling`, then `ended`; follow it with get_message_batch or \
-cancel_message_batch's wait_seconds. Once ended, get_message_batch_results sums up what \
-finished.";
+pub const INSTRUCTIONS: &str = "Cancel (stop, abort), follow and find Anthropic Message \
+Batches; IDs look like msgbatch_... Which tool: stop one batch: cancel_message_batch; several, or \
+\"all running\": cancel_message_batches, once with all the IDs; no ID given: list_message_batches \
+first (only `in_progress` batches can be canceled); status and counts: get_message_batch; what \
+finished, once ended: get_message_batch_results. A cancel is not immediate: the batch becomes \
+`canceling`, then `ended`; pass wait_seconds to follow it.";
 
 const CANCEL_DESCRIPTION: &str = "Cancel (stop, abort) an Anthropic Message Batch by its ID. \
 Not immediate: the batch becomes `canceling`, requests already running may still complete, and \
@@ -142,9 +145,10 @@ impl BatchServer {
             shutdown: CancellationToken::new(),
             waits: Waits::default(),
             // Every tool's input schema goes through the one portable rewrite (see `schema`).
-            tool_router: Arc::new(schema::portable_tools(
+            // … and gets the words people say for it, for Claude Code's ToolSearch.
+            tool_router: Arc::new(search_hints::with_search_hints(schema::portable_tools(
                 Self::tool_router() + Self::bulk_tool_router() + Self::results_tool_router(),
-            )),
+            ))),
             prompt_router: Arc::new(Self::prompt_router()),
             sealer: sealed::Sealer::ephemeral(),
             confirm: confirm::Settings::default(),
@@ -287,12 +291,7 @@ impl BatchServer {
                 // A client with tasks follows the cancel by polling, instead of holding this
                 // call: only once the person said yes, like every other cancel.
                 confirm::Gate::Go { note, .. } if wait_seconds > 0 && tasks::declared(&ctx) => {
-                    let mut response = self.cancel_as_task(&id, wait_seconds).await;
-                    if let (Some(note), CallToolResponse::Complete(result)) = (note, &mut response)
-                    {
-                        add_note(result, &note);
-                    }
-                    response
+                    self.cancel_as_task(&id, wait_seconds, note).await
                 }
                 // One ID: the step is its cancel (a kept single batch is answered above).
                 confirm::Gate::Go { note, .. } => {
@@ -412,13 +411,25 @@ impl BatchServer {
     }
 
     /// The cancel, followed as a task (see [`tasks`]): answered at once.
-    async fn cancel_as_task(&self, id: &BatchId, wait_seconds: u32) -> CallToolResponse {
+    /// `note` ends the answer's note, now or when the task completes.
+    async fn cancel_as_task(
+        &self,
+        id: &BatchId,
+        wait_seconds: u32,
+        note: Option<String>,
+    ) -> CallToolResponse {
+        let with_note = |mut result: CallToolResult| {
+            if let Some(note) = &note {
+                add_note(&mut result, note);
+            }
+            CallToolResponse::from(result)
+        };
         let (batch, refused) = match self.cancel_first(id).await {
             Ok(b) => b,
-            Err(answer) => return answer.into(),
+            Err(answer) => return with_note(answer),
         };
         if batch.processing_status == ProcessingStatus::Ended {
-            return cancel_report(batch, Context::Canceled, refused).into();
+            return with_note(cancel_report(batch, Context::Canceled, refused));
         }
         let outcome = if refused {
             bulk_report::OutcomeKind::AlreadyCanceling
@@ -430,12 +441,13 @@ impl BatchServer {
             outcome,
             reason: None,
         };
-        let state = tasks::token::TaskState::new(
+        let mut state = tasks::token::TaskState::new(
             tasks::token::Report::Single { refused },
             vec![entry],
             wait_seconds,
             self.tasks.ttl_secs_for(wait_seconds),
         );
+        state.note = note;
         self.start_task(&state, wait::message(&batch))
     }
 
@@ -642,7 +654,7 @@ impl ServerHandler for BatchServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
+        let mut config = ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_prompts()
@@ -654,7 +666,60 @@ impl ServerHandler for BatchServer {
                 .with_title("Message Batches: cancel, inspect, list")
                 .with_description(env!("CARGO_PKG_DESCRIPTION")),
         )
-        .with_instructions(INSTRUCTIONS)
+        .with_instructions(INSTRUCTIONS);
+        skills::declare(&mut config.capabilities);
+        config
+    }
+
+    /// The skill, to a client that declared the skills extension (see [`skills`]).
+    async fn list_skills(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListSkillsResult, ErrorData> {
+        Ok(skills::catalog()
+            .map(|c| c.list_skills())
+            .unwrap_or_default())
+    }
+
+    async fn get_skill(
+        &self,
+        request: GetSkillRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetSkillResult, ErrorData> {
+        match skills::catalog() {
+            Some(catalog) => catalog.get_skill(&request.uri),
+            None => Err(ErrorData::invalid_params(
+                format!("unknown skill {}", request.uri),
+                None,
+            )),
+        }
+    }
+
+    /// The skill's file, listed only to a client that declared the skills extension: to any
+    /// other this server has no resources (they install the skill with `install-skill`).
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let declared = skills::client_declares_skills(context.client_capabilities().as_ref());
+        let listed = match skills::catalog() {
+            Some(catalog) if declared => catalog.resources(),
+            _ => Vec::new(),
+        };
+        Ok(ListResourcesResult::with_all_items(listed))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        skills::catalog()
+            .and_then(|c| c.read_resource(&request.uri))
+            .map(Into::into)
+            .ok_or_else(|| ErrorData::resource_not_found(request.uri, None))
     }
 }
 
@@ -782,7 +847,7 @@ async fn answer_even_on_panic<T: From<CallToolResult>>(work: impl Future<Output 
 
 /// Adds `note` at the end of a result's note: of its structured `note`, when it has one, and of
 /// its text, whose last paragraph is that note (so the two stay the same words).
-fn add_note(result: &mut CallToolResult, note: &str) {
+pub(crate) fn add_note(result: &mut CallToolResult, note: &str) {
     if let Some(first) = result
         .content
         .first_mut()

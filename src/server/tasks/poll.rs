@@ -90,6 +90,9 @@ impl BatchServer {
         };
         let detailed = match outcome {
             Some(mut result) => {
+                if let Some(note) = &state.note {
+                    crate::server::add_note(&mut result, note);
+                }
                 self.origin.stamp(&mut result);
                 let t = task(task_id, &state, TaskStatus::Completed, message, now);
                 DetailedTask::new(

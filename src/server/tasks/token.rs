@@ -44,6 +44,10 @@ pub struct TaskState {
     pub deadline_ms: u64,
     /// The ID opens until here.
     pub expires_ms: u64,
+    /// What the answer adds at the end of its note, as the waiting call's answer does (how the
+    /// cancel was confirmed, or that no confirmation was possible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Why a task ID was refused.
@@ -84,6 +88,7 @@ impl TaskState {
             created_ms,
             deadline_ms: created_ms + u64::from(wait_seconds) * 1000,
             expires_ms: created_ms + ttl_secs.saturating_mul(1000),
+            note: None,
         }
     }
 
