@@ -542,6 +542,49 @@ async fn an_open_address_without_a_token_refuses_to_start_and_says_how() {
     assert!(err.contains("--allow-unauthenticated"), "{err}");
 }
 
+/// A token setting that cannot be used refuses to start, on loopback too, with an error that
+/// names the problem and never a token: clap used to print `invalid value '<every token>'`.
+#[tokio::test]
+async fn unusable_tokens_refuse_to_start_and_are_never_printed() {
+    let good = "good-secret-0123456789";
+    for (value, says) in [
+        (format!("{good},second one"), "token 2 holds characters"),
+        (",".to_owned(), "holds no token"),
+        (" , ".to_owned(), "holds no token"),
+        ("".to_owned(), "holds no token"),
+        (
+            "${MSGBATCH_HTTP_TOKEN}".to_owned(),
+            "unexpanded placeholder",
+        ),
+        (format!("{good},k"), "token 2 is shorter than 16"),
+    ] {
+        for by_flag in [false, true] {
+            let mut cmd = tokio::process::Command::new(BIN);
+            cmd.args(["serve", "--http", "127.0.0.1:0"])
+                .env_remove("MSGBATCH_HTTP_TOKEN")
+                .env("RUST_LOG", "trace")
+                .stdin(Stdio::null());
+            if by_flag {
+                cmd.args(["--token", &value]);
+            } else {
+                cmd.env("MSGBATCH_HTTP_TOKEN", &value);
+            }
+            let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+                .await
+                .expect("exits at once")
+                .expect("run");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{value:?} started: {err}");
+            assert!(err.contains("MSGBATCH_HTTP_TOKEN"), "{err}");
+            assert!(err.contains(says), "{value:?}: {err}");
+            for secret in [good, "second one", "${MSGBATCH_HTTP_TOKEN}"] {
+                assert!(!err.contains(secret), "{secret:?} printed: {err}");
+            }
+            assert!(out.stdout.is_empty(), "it never served");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // DNS rebinding: Host and Origin.
 

@@ -60,8 +60,9 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), StartError> {
     let requested = args.addr.as_deref().unwrap_or("127.0.0.1:8000");
+    let tokens = args.tokens()?;
     let addr = settings::resolve(requested).await?;
-    settings::check_exposure(addr, args)?;
+    settings::check_exposure(addr, &tokens, args)?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| StartError::Bind {
@@ -107,7 +108,6 @@ pub async fn serve(
             limits::InFlight::new(args.max_in_flight),
             limits::cap,
         ));
-    let tokens = args.tokens.clone().unwrap_or_default();
     if !tokens.is_empty() {
         router = router.route_layer(from_fn_with_state(tokens.clone(), auth::require_token));
     }
