@@ -165,6 +165,32 @@ async fn a_line_over_the_transport_cap_is_dropped_and_the_server_serves_on() {
     }
 }
 
+/// A line of small values (~100 KB of `0,`) cost ~100 times its size as a parsed tree (one
+/// 10.5 MB line: 1.08 GiB). The same bound as an HTTP body applies: it is dropped unparsed, a
+/// warning says why, and the next message is served.
+#[tokio::test]
+async fn a_line_of_too_many_values_is_dropped_unparsed_and_the_server_serves_on() {
+    let mut s = RawServer::start("http://127.0.0.1:9/v1", &[]).await;
+    let many = format!(
+        r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{{"name":"get_message_batch","arguments":{{"message_batch_id":"msgbatch_01x","pad":[{}0]}}}}}}"#,
+        "0,".repeat(50_000)
+    );
+    s.send_line(&many).await;
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":10,"method":"ping","params":{{"x":{}{}}}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    s.send_line(&deep).await;
+    let before = ping_and_collect(&mut s, 1).await;
+    for m in before {
+        assert!(m["id"] != json!(9) && m["id"] != json!(10), "{m}");
+    }
+    let log = s.stderr_text();
+    assert!(log.contains("JSON values"), "{log}");
+    assert!(log.contains("nested deeper"), "{log}");
+}
+
 #[tokio::test]
 async fn unknown_tools_are_a_json_rpc_error() {
     let up = upstream().await;

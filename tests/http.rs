@@ -680,6 +680,21 @@ async fn bad_input_gets_a_4xx_that_says_what_and_changes_nothing() {
         "x".repeat(1024 * 1024)
     );
     assert_eq!(post(&server.url, &big, &[]).await.status(), 413);
+    // Small, but ~25,000 values (what a parser turns into a tree 100 times its size), or
+    // nested 100 deep: refused as it streams in, before rmcp parses it.
+    let many = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":[{}0]}}}}"#,
+        "0,".repeat(25_000)
+    );
+    let r = post(&server.url, &many, &[]).await;
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("JSON values"));
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":{}{}}}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert_eq!(post(&server.url, &deep, &[]).await.status(), 413);
 
     let r = post(&server.url, r#"{"jsonrpc":"2.0","id":1,"method":"#, &[]).await;
     assert_eq!(r.status(), 400);

@@ -1,5 +1,9 @@
-//! Request bodies: at most [`MAX_BODY_BYTES`], read within the idle timeout, and JSON, or a
-//! JSON-RPC error saying what is wrong.
+//! Request bodies: at most [`MAX_BODY_BYTES`] and [`CLIENT_MESSAGE`]'s values and depth
+//! (counted as the bytes arrive, before any tree is built), read within their own timeout, and
+//! JSON, or an error saying what is wrong.
+//!
+//! Bodies are read before the call takes a slot ([`super::limits`]): a client that sends a head
+//! and never its body holds a connection for the body timeout, never a call slot.
 //!
 //! rmcp has a body limit of its own (set to the same value), but answers a body that is not
 //! JSON, or JSON that is not a JSON-RPC message, with `415 Unsupported Media Type` and plain text.
@@ -18,9 +22,12 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde::de::IgnoredAny;
 
-/// Largest request body: a `tools/call` is a few hundred bytes; a bulk cancel of thousands of
-/// IDs is well under this.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+use crate::json_budget::{CLIENT_MESSAGE, Exceeded, Scanner};
+
+/// Largest request body: what the tools can need (a bulk cancel of 100 IDs of 256 characters is
+/// ~27 KB) with room to spare. It was 1 MiB, which a body of ~500k small values turned into
+/// 115 MiB while parsed.
+pub const MAX_BODY_BYTES: usize = CLIENT_MESSAGE.bytes;
 
 /// How long a client may take to send a body (a slow sender holds a connection and memory).
 #[derive(Debug, Clone, Copy)]
@@ -37,12 +44,12 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return too_large();
+        return too_large(Exceeded::Bytes(MAX_BODY_BYTES));
     }
     let (parts, body) = request.into_parts();
     let bytes = match tokio::time::timeout(timeout.0, read_limited(body)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(Unread::TooLarge)) => return too_large(),
+        Ok(Err(Unread::TooLarge(why))) => return too_large(why),
         Ok(Err(Unread::Failed)) => {
             return plain(
                 StatusCode::BAD_REQUEST,
@@ -84,22 +91,20 @@ fn is_json(request: &Request) -> bool {
 }
 
 enum Unread {
-    TooLarge,
+    TooLarge(Exceeded),
     Failed,
 }
 
-/// Reads the body, giving up as soon as it passes [`MAX_BODY_BYTES`] (whatever
-/// `Content-Length` said, or with chunked encoding).
+/// Reads the body, giving up as soon as it passes [`CLIENT_MESSAGE`]'s bytes, values or depth
+/// (whatever `Content-Length` said, or with chunked encoding).
 async fn read_limited(body: Body) -> Result<Bytes, Unread> {
     let mut stream = body.into_data_stream();
     let mut first: Option<Bytes> = None;
     let mut more: Vec<u8> = Vec::new();
+    let mut budget = Scanner::new(CLIENT_MESSAGE);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| Unread::Failed)?;
-        let so_far = first.as_ref().map_or(0, Bytes::len) + more.len();
-        if so_far + chunk.len() > MAX_BODY_BYTES {
-            return Err(Unread::TooLarge);
-        }
+        budget.feed(&chunk).map_err(Unread::TooLarge)?;
         // Most bodies arrive in one chunk: keep it as it is, without a copy.
         match &first {
             None if more.is_empty() => first = Some(chunk),
@@ -114,11 +119,21 @@ async fn read_limited(body: Body) -> Result<Bytes, Unread> {
     Ok(first.unwrap_or_else(|| Bytes::from(more)))
 }
 
-fn too_large() -> Response {
-    plain(
+fn too_large(why: Exceeded) -> Response {
+    let text = format!(
+        "Payload Too Large: the body holds {why}. A message to this server may hold at most {} \
+         bytes and {} JSON values, nested at most {} deep.",
+        CLIENT_MESSAGE.bytes, CLIENT_MESSAGE.values, CLIENT_MESSAGE.depth
+    );
+    (
         StatusCode::PAYLOAD_TOO_LARGE,
-        "Payload Too Large: a request body may be at most 1 MiB.",
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        text,
     )
+        .into_response()
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
@@ -227,6 +242,22 @@ mod tests {
             Body::from_stream(futures::stream::iter(chunks)),
         )
         .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    /// A body well under the byte limit but made of many small values is refused while it
+    /// streams in, as is one nested too deep.
+    #[tokio::test]
+    async fn too_many_values_or_too_deep_is_413_before_parsing() {
+        let many = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":[{}0]}}}}"#,
+            "0,".repeat(5000)
+        );
+        assert!(many.len() < MAX_BODY_BYTES);
+        let (status, _) = send("application/json", many).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+        let (status, _) = send("application/json", deep).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
