@@ -773,6 +773,193 @@ async fn a_silent_or_slow_connection_is_closed() {
     }
 }
 
+/// A raw POST from a chosen loopback source address (Linux routes all of 127/8 to loopback), so
+/// that one test can be several clients.
+async fn post_from(source: [u8; 4], url: &str, body: &str) -> reqwest::Response {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::from(source))
+        .build()
+        .expect("reqwest client")
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("HTTP request")
+}
+
+fn tools_call(id: i64, wait_seconds: u32) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "cancel_message_batch",
+        "arguments": {"message_batch_id": ID, "wait_seconds": wait_seconds}}})
+    .to_string()
+}
+
+/// Unfinished request heads cost a small buffer each, not hyper's ~400 KiB: a head past 16 KiB
+/// is refused (431) or the connection closed, at once, before any token is checked; a head
+/// that stops coming is closed after the read timeout (here 1 s) although the idle timeout is
+/// 30 s; a kept-alive connection may still sit idle between requests; /healthz answers
+/// throughout. (tools/measure/http-memory.sh gives the memory figures.)
+#[tokio::test]
+async fn unfinished_heads_are_small_and_short_lived_and_health_answers_throughout() {
+    let up = echo_upstream("canceling", "in_progress").await;
+    let server = HttpServer::start(
+        &common::base(&up),
+        &[("MSGBATCH_HTTP_TOKEN", "a-long-enough-token-0123456789")],
+        &["--read-timeout-secs", "1"],
+    )
+    .await;
+    let mut padded = Vec::new();
+    for _ in 0..20 {
+        let mut c = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        c.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        let pad = format!("X-Pad: {}\r\n", "p".repeat(4000));
+        for _ in 0..10 {
+            if c.write_all(pad.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        padded.push(c);
+    }
+    let health = http()
+        .get(format!("{}/healthz", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    for c in &mut padded {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(20), c.read(&mut buf))
+            .await
+            .expect("a 40 KB head is refused at once, not held for the read timeout")
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(n == 0 || text.starts_with("HTTP/1.1 431"), "{text}");
+    }
+    // Half a head, then nothing: closed after the read timeout, long before the idle timeout.
+    let mut slow = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(20), slow.read(&mut buf))
+        .await
+        .expect("closed within the read timeout, not the 30 s idle timeout")
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(n == 0 || text.starts_with("HTTP/1.1 4"), "{text}");
+    // A whole request, then two read timeouts of silence: the connection is still open.
+    let mut kept = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let get = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    kept.write_all(get).await.unwrap();
+    let mut reader = BufReader::new(kept);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    let mut rest = vec![0u8; 4096];
+    let _ = reader.read(&mut rest).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut kept = reader.into_inner();
+    kept.write_all(get).await.unwrap();
+    let mut reader = BufReader::new(kept);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.unwrap();
+    assert!(
+        line.starts_with("HTTP/1.1 200"),
+        "kept-alive connection closed: {line:?}"
+    );
+}
+
+/// Past `--max-connections`, a connection waits (in the kernel's queue) until one closes; the
+/// soft open-files limit is raised to the hard one, so the cap, not `ulimit -n`, is what binds.
+#[tokio::test]
+async fn connections_are_capped_below_the_descriptor_limit() {
+    let up = echo_upstream("canceling", "in_progress").await;
+    let server = HttpServer::start(&common::base(&up), &[], &["--max-connections", "16"]).await;
+    let pid = server.child.id().expect("running");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect::<Vec<_>>();
+    assert_eq!(files[0], files[1], "soft = hard: {limits}");
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        held.push(tokio::net::TcpStream::connect(server.addr()).await.unwrap());
+    }
+    // Let the server accept all sixteen.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let url = format!("{}/healthz", server.base());
+    let waiting = tokio::spawn(async move { http().get(url).send().await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "a 17th connection was served");
+    held.pop();
+    let status = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("served once one closed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+}
+
+/// One client cannot hold every call slot: a head whose body never comes holds none (the slot
+/// is taken once the body is in); calls that wait may hold three quarters of the slots; one
+/// peer address three quarters too; another client is still served.
+#[tokio::test]
+async fn one_client_cannot_hold_every_call_slot() {
+    let up = echo_upstream("canceling", "canceling").await;
+    let server = HttpServer::start(&common::base(&up), &[], &["--max-in-flight", "4"]).await;
+    // Heads that promise a body and never send it.
+    let mut promised = Vec::new();
+    for _ in 0..4 {
+        let mut c = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        c.write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+        promised.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = post_from([127, 0, 0, 1], &server.url, PING).await;
+    assert_eq!(r.status(), 200, "bodies not yet sent hold no slot");
+    // Three calls that wait (the batch never ends) from 127.0.0.1: the waiting share.
+    let mut waits = Vec::new();
+    for i in 0..3 {
+        let url = server.url.clone();
+        waits.push(tokio::spawn(async move {
+            post_from([127, 0, 0, 1], &url, &tools_call(i, 60))
+                .await
+                .status()
+        }));
+    }
+    while hits(&up).await < 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = post_from([127, 0, 0, 2], &server.url, &tools_call(10, 60)).await;
+    assert_eq!(r.status(), 503, "a fourth waiting call");
+    assert!(r.text().await.unwrap().contains("wait_seconds"));
+    let r = post_from([127, 0, 0, 1], &server.url, PING).await;
+    assert_eq!(r.status(), 503, "127.0.0.1 has used its share");
+    assert!(r.text().await.unwrap().contains("this client"));
+    let r = post_from([127, 0, 0, 2], &server.url, PING).await;
+    assert_eq!(r.status(), 200, "another client is still served");
+    for w in waits {
+        w.abort();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Read-only, over HTTP and stdio.
 

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde::de::IgnoredAny;
 
+use super::limits::Waits;
 use crate::json_budget::{CLIENT_MESSAGE, Exceeded, Scanner};
 
 /// Largest request body: what the tools can need (a bulk cancel of 100 IDs of 256 characters is
@@ -66,9 +67,11 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
     if let Err(e) = serde_json::from_slice::<IgnoredAny>(&bytes) {
         return jsonrpc_error(-32700, &format!("Parse error: the body is not JSON ({e})."));
     }
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
+    if waits(&bytes) {
+        request.extensions_mut().insert(Waits);
+    }
+    let response = next.run(request).await;
     // The content type is JSON and the JSON parsed, so rmcp's 415 can only mean that it is not
     // a JSON-RPC message it knows.
     if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
@@ -79,6 +82,33 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
         );
     }
     response
+}
+
+/// Whether the body is a `tools/call` whose `wait_seconds` is above 0: such a call may hold its
+/// slot for minutes, and [`super::limits`] gives those a share of their own. The body is known
+/// to be small JSON by now, so this second look costs next to nothing.
+fn waits(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Call {
+        method: Option<String>,
+        params: Option<Params>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Params {
+        arguments: Option<Arguments>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Arguments {
+        wait_seconds: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<Call>(body).is_ok_and(|c| {
+        c.method.as_deref() == Some("tools/call")
+            && c.params
+                .and_then(|p| p.arguments)
+                .and_then(|a| a.wait_seconds)
+                .and_then(|w| w.as_f64())
+                .is_some_and(|w| w > 0.0)
+    })
 }
 
 fn is_json(request: &Request) -> bool {
@@ -259,6 +289,20 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
         let (status, _) = send("application/json", deep).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn calls_that_wait_are_told_apart() {
+        let call = |args: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":{args}}}}}"#
+            )
+        };
+        assert!(waits(call(r#"{"wait_seconds":600}"#).as_bytes()));
+        assert!(!waits(call(r#"{"wait_seconds":0}"#).as_bytes()));
+        assert!(!waits(call(r#"{"message_batch_id":"m"}"#).as_bytes()));
+        assert!(!waits(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#));
+        assert!(!waits(b"[1,2]"));
     }
 
     #[tokio::test]

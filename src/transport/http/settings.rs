@@ -61,7 +61,7 @@ pub struct HttpArgs {
     #[arg(long = "allow-unauthenticated")]
     pub allow_unauthenticated: bool,
 
-    /// Seconds a connection may stay idle, or take to send a request's headers or body.
+    /// Seconds a kept-alive connection may stay idle between requests.
     #[arg(long = "idle-timeout-secs", default_value_t = 30, hide = true,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub idle_timeout_secs: u64,
@@ -72,10 +72,32 @@ pub struct HttpArgs {
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
 
-    /// Calls (requests to /mcp) served at once; more answer 503 with retry-after.
-    #[arg(long = "max-in-flight", default_value_t = super::limits::MAX_IN_FLIGHT, hide = true,
+    /// Calls (requests to /mcp) served at once; more answer 503 with retry-after. Calls that
+    /// wait (wait_seconds) may hold three quarters of them.
+    #[arg(long = "max-in-flight", env = "MSGBATCH_HTTP_MAX_IN_FLIGHT",
+          default_value_t = super::limits::MAX_IN_FLIGHT,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_in_flight: u32,
+
+    /// Calls one client (one peer address) may have in flight at once (default: three quarters
+    /// of --max-in-flight). Behind a proxy every call comes from its address: raise it there.
+    #[arg(long = "max-per-client", env = "MSGBATCH_HTTP_MAX_PER_CLIENT", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_per_client: Option<u32>,
+
+    /// Connections held at once (default: 4096, or fewer to stay 256 below the open-files
+    /// limit, whose soft value is raised to the hard one at start). More wait in the kernel's
+    /// queue until one closes.
+    #[arg(long = "max-connections", env = "MSGBATCH_HTTP_MAX_CONNECTIONS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
+    pub max_connections: Option<u32>,
+
+    /// Seconds a client has to send a request's head (from its first byte) and its body; a
+    /// kept-alive connection may sit idle longer (--idle-timeout-secs) between requests.
+    #[arg(long = "read-timeout-secs", env = "MSGBATCH_HTTP_READ_TIMEOUT_SECS",
+          default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub read_timeout_secs: u64,
 }
 
 impl HttpArgs {
