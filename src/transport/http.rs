@@ -23,6 +23,7 @@ mod health;
 mod host;
 mod limits;
 mod origin;
+mod refusals;
 mod settings;
 mod shared;
 

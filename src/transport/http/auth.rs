@@ -84,10 +84,7 @@ pub async fn require_token(State(tokens): State<Tokens>, request: Request, next:
     match bearer(&request) {
         Some(t) if tokens.accepts(t) => next.run(request).await,
         presented => {
-            tracing::info!(
-                token_sent = presented.is_some(),
-                "refused a request without a valid bearer token (401)"
-            );
+            super::refusals::unauthorized(presented.is_some());
             unauthorized(presented.is_some())
         }
     }
