@@ -12,6 +12,7 @@ Scenarios:
          100 `X-Pad:` lines of 4,000 bytes, never the blank line), held 3 s; /healthz probed.
   json   32 connections looping for 4 s, each posting a 1 MiB tools/call whose ignored
          argument holds ~500k small values; /healthz probed.
+  stdio  the same blow-up on stdio: one 10.5 MB line of ~5M small values.
   slots  96 heads that promise a 1 MiB body and never send it, plus 96 calls that wait
          (wait_seconds 600) from one client; then another client makes 20 calls: how many
          are refused (503)?
@@ -219,8 +220,29 @@ def slots(up):
           f"20 calls: {refused} refused (503 or no answer); peak RSS {peak:.1f} MiB")
 
 
+def stdio(_up):
+    env = dict(os.environ, MSGBATCH_API_URL="http://127.0.0.1:9/v1", RUST_LOG="warn")
+    env.pop("ANTHROPIC_API_KEY", None)
+    p = subprocess.Popen([BIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=env)
+    p.stdin.write(b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":'
+                  b'"2025-06-18","capabilities":{},"clientInfo":{"name":"m","version":"1"}}}\n')
+    p.stdin.flush()
+    p.stdout.readline()
+    p.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    pad = b"0," * 5_249_999 + b"0"
+    line = (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_message_batch",'
+            b'"arguments":{"message_batch_id":"msgbatch_01x","pad":[' + pad + b"]}}}\n")
+    p.stdin.write(line)
+    p.stdin.flush()
+    answer = p.stdout.readline()[:90].decode(errors="replace")
+    peak = peak_mib(p)
+    p.kill()
+    print(f"stdio: one {len(line) / 1e6:.1f} MB line, peak RSS {peak:.1f} MiB; answer {answer}...")
+
+
 if __name__ == "__main__":
     up = Upstream()
-    which = os.environ.get("SCENARIOS", "heads json slots").split()
+    which = os.environ.get("SCENARIOS", "heads json stdio slots").split()
     for name in which:
-        {"heads": heads, "json": json_blowup, "slots": slots}[name](up)
+        {"heads": heads, "json": json_blowup, "stdio": stdio, "slots": slots}[name](up)
