@@ -8,6 +8,7 @@
 //! - [`transport`]: serving the tools on stdio (one person's agent) or Streamable HTTP (a
 //!   team's), stopping promptly; the tools know nothing of either; [`logging`]: logs on stderr;
 //! - [`backlog`]: the count of calls waiting for an upstream slot, which paces stdin;
+//! - [`json_budget`]: the bound on what a client's JSON may cost to parse, checked as it arrives;
 //! - [`simulator`]: the in-memory Batches API used offline, in the demo and in tests;
 //! - [`demo`]: the end-to-end demonstration;
 //! - [`skill`]: installing the Agent Skill for Claude Code.
@@ -16,6 +17,7 @@ pub mod api;
 pub mod backlog;
 pub mod config;
 pub mod demo;
+pub mod json_budget;
 pub mod logging;
 pub mod secret;
 pub mod server;

@@ -6,6 +6,11 @@
 //! [`ApiKey::expose`], called in exactly one place: where the `x-api-key` header is built (and
 //! marked sensitive there).
 //!
+//! [`RawSecret`]: a secret as the command line or the environment gave it, before it is
+//! checked. Its parse never fails, so clap (whose error quotes the value it could not parse)
+//! never has a reason to print it; the checks run afterwards, in code whose errors name the
+//! problem and never the value.
+//!
 //! [`BaseUrl`]: a gateway is often reached as `https://user:password@gateway/v1`. `Debug` and
 //! `Display` show it with the user and password replaced ([`redact_url`]), computed once, so
 //! every message, log line and tool result that names the URL shows it without them; the URL as
@@ -96,6 +101,30 @@ impl std::str::FromStr for StateKeys {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::new(s))
+    }
+}
+
+/// A secret setting (bearer tokens, a key) as given, not yet checked. `Debug` prints none of it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RawSecret(String);
+
+impl RawSecret {
+    /// The value as given. Use only to check and parse it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RawSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawSecret([redacted])")
+    }
+}
+
+impl std::str::FromStr for RawSecret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
     }
 }
 

@@ -126,3 +126,61 @@ async fn mock_on_a_busy_port_says_what_to_do() {
     assert!(text.contains(&format!("cannot listen on {addr}")), "{text}");
     assert!(text.contains("--listen 127.0.0.1:0"), "{text}");
 }
+
+/// The simulator's connection cap and header timeout are settings: sixteen silent connections
+/// fill `--max-connections 16`, and `--header-timeout-secs 1` closes them, so that the next
+/// client is served soon rather than starved.
+#[tokio::test]
+async fn mock_connection_cap_and_header_timeout_are_settings() {
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["mock", "--listen", "127.0.0.1:0", "--max-connections", "16"])
+        .env("MSGBATCH_MOCK_HEADER_TIMEOUT_SECS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn mock");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("mock says where it listens")
+        .expect("read")
+        .expect("a line");
+    let origin = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("an URL")
+        .to_owned();
+    let addr = origin.trim_start_matches("http://").to_owned();
+    let mut silent = Vec::new();
+    for _ in 0..16 {
+        silent.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let res = tokio::time::timeout(
+        Duration::from_secs(30),
+        reqwest::Client::new()
+            .get(format!("{origin}/v1/messages/batches"))
+            .header("x-api-key", "any")
+            .header("anthropic-version", "2023-06-01")
+            .send(),
+    )
+    .await
+    .expect("served once the silent connections time out")
+    .expect("list");
+    assert_eq!(res.status(), 200);
+    // The silent ones were closed by the server.
+    let mut buf = [0u8; 16];
+    for s in &mut silent {
+        use tokio::io::AsyncReadExt as _;
+        let n = tokio::time::timeout(Duration::from_secs(20), s.read(&mut buf))
+            .await
+            .expect("closed")
+            .unwrap_or(0);
+        assert!(n == 0 || buf.starts_with(b"HTTP/1.1 4"));
+    }
+}

@@ -159,10 +159,41 @@ async fn a_line_over_the_transport_cap_is_dropped_and_the_server_serves_on() {
         "a".repeat(17 * 1024 * 1024)
     );
     s.send_line(&huge).await;
-    let before = ping_and_collect(&mut s, 1).await;
-    for m in before {
-        assert_ne!(m["id"], json!(9), "{m}");
+    // Refused unread, with an error for its id, and the server serves on.
+    let answer = s.response(&json!(9)).await;
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("refused unread"), "{answer}");
+    ping_and_collect(&mut s, 1).await;
+}
+
+/// A line of small values (~100 KB of `0,`) cost ~100 times its size as a parsed tree (one
+/// 10.5 MB line: 1.08 GiB). The same bound as an HTTP body applies: it is refused unparsed with
+/// a JSON-RPC error for its id, a warning says why, and the next message is served.
+#[tokio::test]
+async fn a_line_of_too_many_values_is_refused_unparsed_and_the_server_serves_on() {
+    let mut s = RawServer::start("http://127.0.0.1:9/v1", &[]).await;
+    let many = format!(
+        r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{{"name":"get_message_batch","arguments":{{"message_batch_id":"msgbatch_01x","pad":[{}0]}}}}}}"#,
+        "0,".repeat(50_000)
+    );
+    s.send_line(&many).await;
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":10,"method":"ping","params":{{"x":{}{}}}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    s.send_line(&deep).await;
+    // Each gets an error that says so, unread: no tool ran, nothing was parsed.
+    for id in [9, 10] {
+        let answer = s.response(&json!(id)).await;
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("refused unread"), "{answer}");
+        assert!(message.contains("4096 JSON values"), "{answer}");
     }
+    ping_and_collect(&mut s, 1).await;
+    let log = s.stderr_text();
+    assert!(log.contains("JSON values"), "{log}");
+    assert!(log.contains("nested deeper"), "{log}");
 }
 
 #[tokio::test]
@@ -296,19 +327,35 @@ async fn wrong_types_and_missing_arguments_are_tool_errors_and_nothing_is_sent()
 async fn a_10_mb_argument_is_refused_quickly_and_the_server_serves_on() {
     let up = upstream().await;
     let (client, _) = spawn(&base(&up), &[]).await;
+    // Over the 64 KiB a message may hold: refused before it is read, with a JSON-RPC error.
     for huge in ["a".repeat(10_000_000), "é".repeat(5_000_000)] {
-        let r = call(
-            &client,
-            "cancel_message_batch",
-            json!({"message_batch_id": huge}),
-        )
-        .await;
-        let t = text(&r);
-        assert!(is_error(&r));
-        assert!(t.contains("the limit is 256"), "{}", &t[..t.len().min(300)]);
+        let mut params = rmcp::model::CallToolRequestParams::new("cancel_message_batch");
+        params.arguments = Some(
+            json!({"message_batch_id": huge})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let err = format!("{:?}", client.call_tool(params).await.unwrap_err());
+        assert!(
+            err.contains("refused unread"),
+            "{}",
+            &err[..err.len().min(300)]
+        );
         // The answer does not echo the argument back.
-        assert!(t.len() < 1000, "{} bytes", t.len());
+        assert!(err.len() < 1000, "{} bytes", err.len());
     }
+    // Under it, the tool says what the limit is.
+    let r = call(
+        &client,
+        "cancel_message_batch",
+        json!({"message_batch_id": "a".repeat(10_000)}),
+    )
+    .await;
+    let t = text(&r);
+    assert!(is_error(&r));
+    assert!(t.contains("the limit is 256"), "{}", &t[..t.len().min(300)]);
+    assert!(t.len() < 1000, "{} bytes", t.len());
     assert_eq!(hits(&up).await, 0);
     still_serving(&client, ID).await;
 }

@@ -542,6 +542,70 @@ async fn an_open_address_without_a_token_refuses_to_start_and_says_how() {
     assert!(err.contains("--allow-unauthenticated"), "{err}");
 }
 
+/// A flood of wrong-token requests is one summary line at the default level, not one line
+/// each (44,000 a second wrote 6.2 MB/s of them).
+#[tokio::test]
+async fn refused_requests_are_summed_up_not_logged_one_by_one() {
+    let up = echo_upstream("canceling", "in_progress").await;
+    let server = HttpServer::start(
+        &common::base(&up),
+        &[("MSGBATCH_HTTP_TOKEN", "the-right-token-0123456789")],
+        &[],
+    )
+    .await;
+    for _ in 0..200 {
+        let r = post(&server.url, PING, &[("authorization", "Bearer wrong")]).await;
+        assert_eq!(r.status(), 401);
+    }
+    let log = server.stderr_text();
+    let lines = log.lines().filter(|l| l.contains("401")).count();
+    assert!((1..=2).contains(&lines), "{lines} lines: {log}");
+    assert!(log.contains("refused 1 request"), "{log}");
+}
+
+/// A token setting that cannot be used refuses to start, on loopback too, with an error that
+/// names the problem and never a token: clap used to print `invalid value '<every token>'`.
+#[tokio::test]
+async fn unusable_tokens_refuse_to_start_and_are_never_printed() {
+    let good = "good-secret-0123456789";
+    for (value, says) in [
+        (format!("{good},second one"), "token 2 holds characters"),
+        (",".to_owned(), "holds no token"),
+        (" , ".to_owned(), "holds no token"),
+        ("".to_owned(), "holds no token"),
+        (
+            "${MSGBATCH_HTTP_TOKEN}".to_owned(),
+            "unexpanded placeholder",
+        ),
+        (format!("{good},k"), "token 2 is shorter than 16"),
+    ] {
+        for by_flag in [false, true] {
+            let mut cmd = tokio::process::Command::new(BIN);
+            cmd.args(["serve", "--http", "127.0.0.1:0"])
+                .env_remove("MSGBATCH_HTTP_TOKEN")
+                .env("RUST_LOG", "trace")
+                .stdin(Stdio::null());
+            if by_flag {
+                cmd.args(["--token", &value]);
+            } else {
+                cmd.env("MSGBATCH_HTTP_TOKEN", &value);
+            }
+            let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+                .await
+                .expect("exits at once")
+                .expect("run");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{value:?} started: {err}");
+            assert!(err.contains("MSGBATCH_HTTP_TOKEN"), "{err}");
+            assert!(err.contains(says), "{value:?}: {err}");
+            for secret in [good, "second one", "${MSGBATCH_HTTP_TOKEN}"] {
+                assert!(!err.contains(secret), "{secret:?} printed: {err}");
+            }
+            assert!(out.stdout.is_empty(), "it never served");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // DNS rebinding: Host and Origin.
 
@@ -637,6 +701,21 @@ async fn bad_input_gets_a_4xx_that_says_what_and_changes_nothing() {
         "x".repeat(1024 * 1024)
     );
     assert_eq!(post(&server.url, &big, &[]).await.status(), 413);
+    // Small, but ~25,000 values (what a parser turns into a tree 100 times its size), or
+    // nested 100 deep: refused as it streams in, before rmcp parses it.
+    let many = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":[{}0]}}}}"#,
+        "0,".repeat(25_000)
+    );
+    let r = post(&server.url, &many, &[]).await;
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("JSON values"));
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":{}{}}}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert_eq!(post(&server.url, &deep, &[]).await.status(), 413);
 
     let r = post(&server.url, r#"{"jsonrpc":"2.0","id":1,"method":"#, &[]).await;
     assert_eq!(r.status(), 400);
@@ -712,6 +791,216 @@ async fn a_silent_or_slow_connection_is_closed() {
         // Closed, with at most an error status written first.
         let text = String::from_utf8_lossy(&buf[..n]).to_string();
         assert!(n == 0 || text.starts_with("HTTP/1.1 4"), "{text}");
+    }
+}
+
+/// A raw POST from a chosen loopback source address (Linux routes all of 127/8 to loopback), so
+/// that one test can be several clients.
+async fn post_from(source: [u8; 4], url: &str, body: &str) -> reqwest::Response {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::from(source))
+        .build()
+        .expect("reqwest client")
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("HTTP request")
+}
+
+fn tools_call(id: i64, wait_seconds: u32) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "cancel_message_batch",
+        "arguments": {"message_batch_id": ID, "wait_seconds": wait_seconds}}})
+    .to_string()
+}
+
+/// Unfinished request heads cost a small buffer each, not hyper's ~400 KiB: a head past 16 KiB
+/// is refused (431) or the connection closed, at once, before any token is checked; a head
+/// that stops coming is closed after the read timeout (here 1 s) although the idle timeout is
+/// 30 s; a kept-alive connection may still sit idle between requests; /healthz answers
+/// throughout. (tools/measure/http-memory.sh gives the memory figures.)
+#[tokio::test]
+async fn unfinished_heads_are_small_and_short_lived_and_health_answers_throughout() {
+    let up = echo_upstream("canceling", "in_progress").await;
+    let server = HttpServer::start(
+        &common::base(&up),
+        &[("MSGBATCH_HTTP_TOKEN", "a-long-enough-token-0123456789")],
+        &["--read-timeout-secs", "1"],
+    )
+    .await;
+    let mut padded = Vec::new();
+    for _ in 0..20 {
+        let mut c = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        c.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        let pad = format!("X-Pad: {}\r\n", "p".repeat(4000));
+        for _ in 0..10 {
+            if c.write_all(pad.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        padded.push(c);
+    }
+    let health = http()
+        .get(format!("{}/healthz", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    for c in &mut padded {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(20), c.read(&mut buf))
+            .await
+            .expect("a 40 KB head is refused at once, not held for the read timeout")
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(n == 0 || text.starts_with("HTTP/1.1 431"), "{text}");
+    }
+    // Half a head, then nothing: closed after the read timeout, long before the idle timeout.
+    let mut slow = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(20), slow.read(&mut buf))
+        .await
+        .expect("closed within the read timeout, not the 30 s idle timeout")
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(n == 0 || text.starts_with("HTTP/1.1 4"), "{text}");
+    // A whole request, then two read timeouts of silence: the connection is still open.
+    let mut kept = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let get = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    kept.write_all(get).await.unwrap();
+    let mut reader = BufReader::new(kept);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    let mut rest = vec![0u8; 4096];
+    let _ = reader.read(&mut rest).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut kept = reader.into_inner();
+    kept.write_all(get).await.unwrap();
+    let mut reader = BufReader::new(kept);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.unwrap();
+    assert!(
+        line.starts_with("HTTP/1.1 200"),
+        "kept-alive connection closed: {line:?}"
+    );
+}
+
+/// Past `--max-connections`, a connection waits (in the kernel's queue) until one closes; the
+/// soft open-files limit is raised to the hard one, so the cap, not `ulimit -n`, is what binds.
+#[tokio::test]
+async fn connections_are_capped_below_the_descriptor_limit() {
+    let up = echo_upstream("canceling", "in_progress").await;
+    let server = HttpServer::start(&common::base(&up), &[], &["--max-connections", "16"]).await;
+    // Started with a soft open-files limit of 512 (below the hard one), it raises it.
+    let mut lowered = tokio::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -Sn 512 && exec "$0" serve --http 127.0.0.1:0"#,
+            BIN,
+        ])
+        .env("MSGBATCH_API_URL", common::base(&up))
+        .env_remove("MSGBATCH_HTTP_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(lowered.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(60), out.next_line()).await;
+    assert!(
+        ready.is_ok_and(|l| l.is_ok_and(|l| l.is_some())),
+        "it serves"
+    );
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", lowered.id().unwrap())).unwrap();
+    let files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect();
+    assert_eq!(files[0], files[1], "soft raised to hard: {limits}");
+    assert_ne!(files[0], "512", "{limits}");
+    drop(lowered);
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        held.push(tokio::net::TcpStream::connect(server.addr()).await.unwrap());
+    }
+    // Let the server accept all sixteen.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let url = format!("{}/healthz", server.base());
+    let waiting = tokio::spawn(async move { http().get(url).send().await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "a 17th connection was served");
+    held.pop();
+    let status = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("served once one closed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+}
+
+/// One client cannot hold every call slot: a head whose body never comes holds none (the slot
+/// is taken once the body is in); calls that wait may hold three quarters of the slots; one
+/// peer address three quarters too; another client is still served.
+#[tokio::test]
+async fn one_client_cannot_hold_every_call_slot() {
+    let up = echo_upstream("canceling", "canceling").await;
+    let server = HttpServer::start(&common::base(&up), &[], &["--max-in-flight", "4"]).await;
+    // Heads that promise a body and never send it.
+    let mut promised = Vec::new();
+    for _ in 0..4 {
+        let mut c = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        c.write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+        promised.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = post_from([127, 0, 0, 1], &server.url, PING).await;
+    assert_eq!(r.status(), 200, "bodies not yet sent hold no slot");
+    // Three calls that wait (the batch never ends) from 127.0.0.1: the waiting share.
+    let mut waits = Vec::new();
+    for i in 0..3 {
+        let url = server.url.clone();
+        waits.push(tokio::spawn(async move {
+            post_from([127, 0, 0, 1], &url, &tools_call(i, 60))
+                .await
+                .status()
+        }));
+    }
+    while hits(&up).await < 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = post_from([127, 0, 0, 2], &server.url, &tools_call(10, 60)).await;
+    assert_eq!(r.status(), 503, "a fourth waiting call");
+    assert!(r.text().await.unwrap().contains("wait_seconds"));
+    let r = post_from([127, 0, 0, 1], &server.url, PING).await;
+    assert_eq!(r.status(), 503, "127.0.0.1 has used its share");
+    assert!(r.text().await.unwrap().contains("this client"));
+    let r = post_from([127, 0, 0, 2], &server.url, PING).await;
+    assert_eq!(r.status(), 200, "another client is still served");
+    for w in waits {
+        w.abort();
     }
 }
 

@@ -170,7 +170,7 @@ pub(crate) fn describe_foreign_body(content_type: &str, body: &[u8]) -> Option<S
     } else {
         let shown: String = String::from_utf8_lossy(&start[..start.len().min(400)])
             .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            .map(|c| if super::decode::is_unsafe(c) { ' ' } else { c })
             .collect();
         format!(
             "the body is not an API error (content-type {content_type}): {}",

@@ -1,6 +1,7 @@
 //! The Message Batches API: its types, IDs, errors, retry rules, and the HTTP client.
 
 pub mod batch_id;
+pub mod bounded;
 pub mod client;
 pub mod decode;
 pub mod error;

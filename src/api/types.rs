@@ -156,6 +156,10 @@ mod status_tests {
     }
 }
 
+/// The most requests a batch can hold (the API's documented limit: 100,000 requests or 256 MB).
+/// Counts that add up to more are not a batch's, whatever sent them.
+pub const MAX_BATCH_REQUESTS: u64 = 100_000;
+
 /// Tallies of a batch's requests by state. They always add up to the number of requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RequestCounts {
@@ -172,19 +176,27 @@ pub struct RequestCounts {
 }
 
 impl RequestCounts {
-    /// All requests in the batch.
-    pub fn total(&self) -> u64 {
-        self.processing + self.succeeded + self.errored + self.canceled + self.expired
+    /// All requests in the batch, or `None` when the counts cannot be a batch's: they add up
+    /// to more than [`MAX_BATCH_REQUESTS`] (or past `u64`, which unchecked would wrap, or panic
+    /// in a debug build). The counts come from the network: callers say so rather than show a
+    /// sum that means nothing.
+    pub fn total(&self) -> Option<u64> {
+        [self.succeeded, self.errored, self.canceled, self.expired]
+            .into_iter()
+            .try_fold(self.processing, u64::checked_add)
+            .filter(|&t| t <= MAX_BATCH_REQUESTS)
     }
 
-    /// Requests that are no longer processing, whatever their outcome.
-    pub fn done(&self) -> u64 {
-        self.total() - self.processing
+    /// Requests that are no longer processing, whatever their outcome (`None` as for
+    /// [`total`](Self::total)).
+    pub fn done(&self) -> Option<u64> {
+        self.total().map(|t| t - self.processing)
     }
 }
 
-/// A Message Batch object, exactly as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// A Message Batch object, exactly as the API returns it (decoded by [`super::bounded`], which
+/// bounds what unknown fields it keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct MessageBatch {
     /// Unique batch ID, e.g. `msgbatch_013Zva2CMHLNnXjNJJKqJ2EF`.
     pub id: String,
@@ -209,13 +221,17 @@ pub struct MessageBatch {
     pub ended_at: Option<String>,
     /// URL of the JSON Lines results, set once the batch has ended.
     pub results_url: Option<String>,
-    /// Fields this server does not know (a newer API's), kept as the API sent them.
+    /// Fields this server does not know (a newer API's), kept as the API sent them: the first
+    /// few, within [`super::bounded::MAX_EXTRA_FIELDS`] and `MAX_EXTRA_VALUES`.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Unknown fields the answer had past that budget, skipped (not part of the batch object).
+    #[serde(skip)]
+    pub extra_dropped: usize,
 }
 
-/// One page of `GET /messages/batches`, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// One page of `GET /messages/batches`, newest first (decoded by [`super::bounded`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct BatchPage {
     /// The batches on this page, newest first.
     pub data: Vec<MessageBatch>,
@@ -225,9 +241,14 @@ pub struct BatchPage {
     pub first_id: Option<String>,
     /// ID of the last batch on this page (use as `after_id` for the next page).
     pub last_id: Option<String>,
-    /// Fields this server does not know (a newer API's), kept as the API sent them.
+    /// Fields this server does not know (a newer API's), kept as the API sent them (within
+    /// the same budget as a batch's).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Batches the answer had past [`super::bounded::MAX_PAGE_ITEMS`], or past the `limit`
+    /// asked for, skipped (not part of the page object).
+    #[serde(skip)]
+    pub items_dropped: usize,
 }
 
 /// The answer to `DELETE /messages/batches/{id}`.

@@ -300,7 +300,7 @@ impl BatchServer {
                 }
                 // The cancel went through; only following it failed.
                 Err(e) => {
-                    tracing::warn!(id = %entry.id, error = %e, "following a cancel failed");
+                    tracing::warn!(id = %entry.id, error = ?e.to_string(), "following a cancel failed");
                     entry.outcome.reason = Some(format!(
                         "The cancel was accepted, but following it failed. {} Call \
                          get_message_batch to see where it is now.",

@@ -269,10 +269,10 @@ fn counts_cell(c: &RequestCounts) -> String {
     .filter(|(n, _)| *n > 0)
     .map(|(n, what)| format!("{n} {what}"))
     .collect();
-    if parts.is_empty() {
-        "0".to_owned()
-    } else {
-        format!("{}: {}", c.total(), parts.join(", "))
+    match c.total() {
+        _ if parts.is_empty() => "0".to_owned(),
+        Some(total) => format!("{total}: {}", parts.join(", ")),
+        None => format!("counts that cannot be right: {}", parts.join(", ")),
     }
 }
 
@@ -370,6 +370,7 @@ mod tests {
             ended_at: None,
             results_url: None,
             extra: Default::default(),
+            extra_dropped: 0,
         }
     }
 

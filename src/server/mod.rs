@@ -503,7 +503,7 @@ impl BatchServer {
                 Cancel::AlreadyEnded(batch)
             }
             Ok(batch) => {
-                tracing::info!(id = %id, status = %batch.processing_status, "cancel accepted");
+                tracing::info!(id = %id, status = ?batch.processing_status.as_str(), "cancel accepted");
                 Cancel::Accepted(batch)
             }
             // Boxed, as the wait: a rare path, kept out of every call's future.
@@ -520,7 +520,7 @@ impl BatchServer {
         let too_late =
             matches!(error.status(), Some(400 | 409)) && matches!(error, ApiError::Status { .. });
         if too_late && let Ok(batch) = self.client.retrieve_before(id, Some(deadline)).await {
-            tracing::info!(id = %id, status = %batch.processing_status, error = %error, "cancel refused");
+            tracing::info!(id = %id, status = ?batch.processing_status.as_str(), error = ?error.to_string(), "cancel refused");
             match batch.processing_status.known() {
                 Some(ProcessingStatus::Ended) => return Cancel::AlreadyEnded(batch),
                 Some(ProcessingStatus::Canceling) => return Cancel::AlreadyCanceling(batch),
@@ -561,7 +561,7 @@ impl BatchServer {
     }
 
     fn api_error(&self, op: Operation<'_>, error: &ApiError) -> CallToolResult {
-        tracing::warn!(error = %error, "API call failed");
+        tracing::warn!(error = ?error.to_string(), "API call failed");
         error_result(advice::explain(op, error))
     }
 }

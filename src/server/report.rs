@@ -17,6 +17,15 @@ pub const UNKNOWN_STATUS: &str = "a status this server does not know; check the 
 /// "0 of N done" would be false, not merely early.
 pub const COUNTS_AT_END: &str = "the API reports how requests ended only when the batch ends";
 
+/// Batches a page holds when no `limit` is given (the API's default).
+const DEFAULT_LIMIT: usize = 20;
+
+/// Said after the number of unknown fields left out (past [`MAX_EXTRA_FIELDS`]).
+///
+/// [`MAX_EXTRA_FIELDS`]: crate::api::bounded::MAX_EXTRA_FIELDS
+pub const EXTRA_DROPPED: &str = "more fields this server does not know were in the API's \
+answer and are left out (only the first few unknown fields are kept).";
+
 /// A batch, exactly as the API returned it, with a note for the reader.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct BatchReport {
@@ -58,7 +67,10 @@ as `ended`, and its results may hold succeeded requests.";
 
 impl BatchReport {
     pub fn new(batch: MessageBatch, context: Context) -> Self {
-        let note = note(&batch, context);
+        let mut note = note(&batch, context);
+        if batch.extra_dropped > 0 {
+            let _ = write!(note, " {} {EXTRA_DROPPED}", batch.extra_dropped);
+        }
         Self {
             batch,
             timed_out: None,
@@ -105,27 +117,35 @@ impl BatchReport {
 /// counted as `processing`, which is how the real API reports a running batch.
 pub fn counts_pending(b: &MessageBatch) -> bool {
     let c = &b.request_counts;
-    !b.processing_status.is_ended() && c.total() > 0 && c.processing == c.total()
+    !b.processing_status.is_ended() && c.total().is_some_and(|t| t > 0 && c.processing == t)
 }
+
+/// Said of request counts that cannot be a batch's ([`RequestCounts::total`] is `None`): shown
+/// as they were sent, never added up into a number that means nothing.
+///
+/// [`RequestCounts::total`]: crate::api::RequestCounts::total
+pub const ABSURD_COUNTS: &str = "counts no batch can have (a batch holds at most 100,000 \
+requests): the API, or whatever answered in its place, sent numbers that cannot be right";
 
 /// "Requests: 200 in all: 50 processing, 140 succeeded, 5 errored, 5 canceled, 0 expired.", or,
 /// while the counts are pending, "Requests: 200 in all, counted as `processing` until ...".
 pub fn counts_line(b: &MessageBatch) -> String {
     let c = &b.request_counts;
+    let Some(total) = c.total() else {
+        return format!(
+            "Requests: {} processing, {} succeeded, {} errored, {} canceled, {} expired: \
+             {ABSURD_COUNTS}.",
+            c.processing, c.succeeded, c.errored, c.canceled, c.expired
+        );
+    };
     if counts_pending(b) {
         return format!(
-            "Requests: {} in all, each counted as `processing` until the batch ends ({COUNTS_AT_END}).",
-            c.total()
+            "Requests: {total} in all, each counted as `processing` until the batch ends ({COUNTS_AT_END})."
         );
     }
     format!(
-        "Requests: {} in all: {} processing, {} succeeded, {} errored, {} canceled, {} expired.",
-        c.total(),
-        c.processing,
-        c.succeeded,
-        c.errored,
-        c.canceled,
-        c.expired
+        "Requests: {total} in all: {} processing, {} succeeded, {} errored, {} canceled, {} expired.",
+        c.processing, c.succeeded, c.errored, c.canceled, c.expired
     )
 }
 
@@ -135,20 +155,24 @@ fn note(b: &MessageBatch, context: Context) -> String {
         return unknown_status_note(b, context);
     };
     match (status, context) {
-        (ProcessingStatus::InProgress, Context::Get) if counts_pending(b) => format!(
-            "Still running. The counts are reported when the batch ends: until then all {} \
-             requests are counted as `processing`, whatever has already run. It can be canceled \
-             with cancel_message_batch; if it does not finish it expires at {}.",
-            c.total(),
-            b.expires_at
-        ),
-        (ProcessingStatus::InProgress, Context::Get) => format!(
-            "Still running: {} of {} requests are done. It can be canceled with \
-             cancel_message_batch; if it does not finish it expires at {}.",
-            c.done(),
-            c.total(),
-            b.expires_at
-        ),
+        (ProcessingStatus::InProgress, Context::Get) => match (c.done(), c.total()) {
+            (_, Some(total)) if counts_pending(b) => format!(
+                "Still running. The counts are reported when the batch ends: until then all \
+                 {total} requests are counted as `processing`, whatever has already run. It can \
+                 be canceled with cancel_message_batch; if it does not finish it expires at {}.",
+                b.expires_at
+            ),
+            (Some(done), Some(total)) => format!(
+                "Still running: {done} of {total} requests are done. It can be canceled with \
+                 cancel_message_batch; if it does not finish it expires at {}.",
+                b.expires_at
+            ),
+            _ => format!(
+                "Still running, with request {ABSURD_COUNTS}. It can be canceled with \
+                 cancel_message_batch; if it does not finish it expires at {}.",
+                b.expires_at
+            ),
+        },
         (ProcessingStatus::InProgress, _) => format!(
             "The API still reports `in_progress` after the cancel was sent. {NOT_IMMEDIATE}"
         ),
@@ -236,7 +260,19 @@ impl ListReport {
     /// `before_id=first_id`, as the official SDKs page backwards; and a page that holds the very
     /// batch given as the cursor is a canned answer (a real API pages past the cursor), on which
     /// paging would loop forever, so no next page is offered.
-    pub fn new(page: BatchPage, query: &ListParams) -> Self {
+    ///
+    /// A page longer than the `limit` asked for (20 when none was) is cut to it, and its
+    /// cursors moved to the batches kept, so that paging on misses none; the note says so.
+    pub fn new(mut page: BatchPage, query: &ListParams) -> Self {
+        let asked = query.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
+        let sent = page.data.len() + page.items_dropped;
+        if page.data.len() > asked {
+            page.items_dropped += page.data.len() - asked;
+            page.data.truncate(asked);
+            page.first_id = page.data.first().map(|b| b.id.clone());
+            page.last_id = page.data.last().map(|b| b.id.clone());
+            page.has_more = true;
+        }
         let paged_back = query.before_id.is_some();
         let cursor = query.before_id.as_deref().or(query.after_id.as_deref());
         let canned = cursor.filter(|c| page.data.iter().any(|b| b.id == *c));
@@ -267,6 +303,17 @@ impl ListReport {
                  the API sent it); check the API docs for what it means.",
                 if unknown == 1 { "has" } else { "have" }
             );
+        }
+        if page.items_dropped > 0 {
+            let _ = write!(
+                note,
+                " The API sent {sent} batches where {asked} were asked for: only the first \
+                 {asked} are shown."
+            );
+        }
+        let extra: usize = page.data.iter().map(|b| b.extra_dropped).sum();
+        if extra > 0 {
+            let _ = write!(note, " {extra} {EXTRA_DROPPED}");
         }
         if page.data.iter().any(counts_pending) {
             let _ = write!(
@@ -318,18 +365,16 @@ impl ListReport {
                 "- {} {}{unknown} (created {}): ",
                 b.id, b.processing_status, b.created_at
             );
-            let _ = if counts_pending(b) {
-                writeln!(out, "{} requests, counted when it ends{mark}", c.total())
-            } else {
-                writeln!(
+            let _ = match (c.done(), c.total()) {
+                (_, Some(total)) if counts_pending(b) => {
+                    writeln!(out, "{total} requests, counted when it ends{mark}")
+                }
+                (Some(done), Some(total)) => writeln!(
                     out,
-                    "{}/{} done, {} succeeded, {} errored, {} canceled{mark}",
-                    c.done(),
-                    c.total(),
-                    c.succeeded,
-                    c.errored,
-                    c.canceled,
-                )
+                    "{done}/{total} done, {} succeeded, {} errored, {} canceled{mark}",
+                    c.succeeded, c.errored, c.canceled,
+                ),
+                _ => writeln!(out, "request counts that cannot be right{mark}"),
             };
         }
         out.push_str(&self.note);
@@ -361,6 +406,7 @@ mod tests {
             ended_at: None,
             results_url: None,
             extra: Default::default(),
+            extra_dropped: 0,
         }
     }
 
@@ -422,6 +468,7 @@ mod tests {
             first_id: Some("a".into()),
             last_id: Some("b".into()),
             extra: Default::default(),
+            items_dropped: 0,
         };
         let r = ListReport::new(page.clone(), &ListParams::default());
         let text = r.text();
@@ -484,6 +531,7 @@ mod tests {
             first_id: None,
             last_id: None,
             extra: Default::default(),
+            items_dropped: 0,
         };
         let text = ListReport::new(page, &ListParams::default()).text();
         assert!(!text.contains("0/100"), "{text}");
@@ -525,6 +573,7 @@ mod tests {
             first_id: None,
             last_id: None,
             extra: Default::default(),
+            items_dropped: 0,
         };
         let r = ListReport::new(page, &ListParams::default());
         assert!(

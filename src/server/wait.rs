@@ -50,11 +50,10 @@ impl Progress {
 /// status, as the API spelled it.
 pub fn message(batch: &MessageBatch) -> String {
     let c = &batch.request_counts;
-    if counts_pending(batch) {
+    if let Some(total) = c.total().filter(|_| counts_pending(batch)) {
         format!(
-            "{}: {} requests, counted when the batch ends",
+            "{}: {total} requests, counted when the batch ends",
             batch.processing_status,
-            c.total()
         )
     } else {
         format!(

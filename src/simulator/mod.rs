@@ -81,6 +81,19 @@ pub struct SimArgs {
     /// is refused with 429 when none has ended).
     #[arg(long = "max-batches", default_value_t = SimLimits::default().max_batches)]
     pub max_batches: usize,
+
+    /// Connections served at once; more wait in the kernel's queue until one closes.
+    #[arg(long = "max-connections", env = "MSGBATCH_MOCK_MAX_CONNECTIONS",
+          default_value_t = SimLimits::default().max_connections as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Seconds a connection has to send a request's headers, and may sit idle between
+    /// requests.
+    #[arg(long = "header-timeout-secs", env = "MSGBATCH_MOCK_HEADER_TIMEOUT_SECS",
+          default_value_t = SimLimits::default().header_read_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
 }
 
 /// How the simulator behaves.
@@ -122,6 +135,8 @@ impl From<&SimArgs> for SimConfig {
             live_counts: args.live_counts,
             limits: SimLimits {
                 max_batches: args.max_batches.max(1),
+                max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+                header_read_timeout: Duration::from_secs(args.header_timeout_secs),
                 ..SimLimits::default()
             },
         }
@@ -162,8 +177,10 @@ impl Default for SimLimits {
             max_stored_bytes: 64 * 1024 * 1024,
             max_body_bytes: 32 * 1024 * 1024,
             max_requests: 100_000,
-            max_connections: 256,
-            header_read_timeout: Duration::from_secs(10),
+            // 300 idle connections, reopened as they closed, starved other clients at 256 and
+            // 10 s: a simulator serves a few SDK clients, each with a small pool.
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
         }
     }

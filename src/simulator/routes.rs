@@ -505,6 +505,7 @@ async fn list(
         has_more: page.has_more,
         data,
         extra: Default::default(),
+        items_dropped: 0,
     }))
 }
 

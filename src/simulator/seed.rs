@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(status, [InProgress, InProgress, InProgress, Ended, Ended]);
 
         let c = page.data[0].counts;
-        assert_eq!((c.done(), c.processing), (40, 9_960));
+        assert_eq!((c.done(), c.processing), (Some(40), 9_960));
         let c = page.data[3].counts;
         assert_eq!((c.succeeded, c.errored, c.canceled), (113, 12, 125));
         let c = page.data[4].counts;
@@ -129,6 +129,6 @@ mod tests {
         let mut real = Store::default();
         install(&mut real, &SimConfig::default(), 0);
         let c = real.get(SEEDED_CANCELABLE_ID, 0).unwrap().counts;
-        assert_eq!((c.processing, c.done()), (10_000, 0));
+        assert_eq!((c.processing, c.done()), (10_000, Some(0)));
     }
 }

@@ -264,6 +264,7 @@ impl Snapshot {
                 .ended
                 .map(|_| format!("http://{host}{prefix}/messages/batches/{}/results", self.id)),
             extra: Default::default(),
+            extra_dropped: 0,
         }
     }
 }
@@ -625,7 +626,7 @@ mod tests {
             let s = store.get(&id, t).unwrap();
             assert_eq!(s.status, ProcessingStatus::InProgress);
             assert_eq!(s.counts.processing, 25, "at {t}: {:?}", s.counts);
-            assert_eq!(s.counts.total(), 25);
+            assert_eq!(s.counts.total(), Some(25));
         }
         let s = store.get(&id, 250 * MS).unwrap();
         assert_eq!(s.status, ProcessingStatus::Ended);
@@ -712,7 +713,7 @@ mod tests {
         let s = store.get(&id, 105 * MS).unwrap();
         assert_eq!(s.status, ProcessingStatus::InProgress);
         assert_eq!((s.counts.succeeded, s.counts.errored), (9, 1));
-        assert_eq!(s.counts.total(), 25);
+        assert_eq!(s.counts.total(), Some(25));
         assert_eq!(s.ended, None);
 
         let s = store.get(&id, 250 * MS).unwrap();
@@ -733,14 +734,14 @@ mod tests {
         let s = store.cancel(&id, 80 * MS).unwrap();
         assert_eq!(s.status, ProcessingStatus::Canceling);
         assert_eq!(s.cancel_initiated, Some(50 * MS));
-        assert_eq!(s.counts.done(), 8);
+        assert_eq!(s.counts.done(), Some(8));
 
         let s = store.get(&id, 150 * MS).unwrap();
         assert_eq!(s.status, ProcessingStatus::Ended);
         assert_eq!(s.ended, Some(150 * MS));
         assert_eq!(s.counts.succeeded + s.counts.errored, 15);
         assert_eq!(s.counts.canceled, 10);
-        assert_eq!(s.counts.total(), 25);
+        assert_eq!(s.counts.total(), Some(25));
 
         assert_eq!(
             store.cancel(&id, 151 * MS).err(),

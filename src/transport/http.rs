@@ -6,21 +6,24 @@
 //! A call that reports progress answers as an SSE stream (progress, then the result); one that
 //! does not answers plain JSON.
 //!
-//! A request to `/mcp` passes, outermost first: the token check ([`auth`]), the cap on calls in
-//! flight ([`limits`]), the body's size and JSON check ([`body`]), the cancel scope's check
-//! ([`auth::step_up`]), then rmcp, which checks Host
-//! ([`host`]) and Origin ([`origin`]) before any tool runs. `/healthz` ([`health`]) skips them
-//! all. Connections are served by hyper directly, for its header timeout (which also closes idle
-//! keep-alive connections) and a graceful stop per connection; on SIGTERM or SIGINT the
+//! A request to `/mcp` passes, outermost first: the token check ([`auth`]), the body's size,
+//! JSON budget and read timeout ([`body`]), the cancel scope's check ([`auth::step_up`]), the
+//! cap on calls in flight, per client and for calls that wait ([`limits`]), then rmcp, which
+//! checks Host ([`host`]) and Origin ([`origin`]) before any tool runs. `/healthz` ([`health`])
+//! skips them all. Connections are served by hyper directly, at most a bounded number, each
+//! with a small buffer and a short time to send a head ([`conn`]), with hyper's header timeout
+//! closing idle keep-alive connections and a graceful stop per connection; on SIGTERM or SIGINT the
 //! listener closes, calls in flight get [`GRACE`] to finish, the rest are cut short with an
 //! answer that says so, and the process exits 0.
 
 mod auth;
 mod body;
+mod conn;
 mod health;
 mod host;
 mod limits;
 mod origin;
+mod refusals;
 mod settings;
 mod shared;
 
@@ -32,12 +35,13 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_service::Service as _;
 
 pub use auth::{OAuthArgs, Tokens};
 pub use settings::{HttpArgs, StartError};
@@ -62,8 +66,9 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), StartError> {
     let requested = args.addr.as_deref().unwrap_or("127.0.0.1:8000");
+    let tokens = args.tokens()?;
     let addr = settings::resolve(requested).await?;
-    settings::check_exposure(addr, args)?;
+    settings::check_exposure(addr, &tokens, args)?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| StartError::Bind {
@@ -104,7 +109,6 @@ pub async fn serve(
         .without_pushed_requests()
         .with_shutdown(calls_stop.clone())
         .with_audit(audit.clone());
-    let tokens = args.tokens.clone().unwrap_or_default();
     let auth = auth::Auth::new(
         tokens,
         &args.oauth,
@@ -127,22 +131,35 @@ pub async fn serve(
     ));
 
     let idle = Duration::from_secs(args.idle_timeout_secs);
+    let read_timeout = Duration::from_secs(args.read_timeout_secs);
+    // The body is read (within its own timeout) before the call takes a slot; a cancel without
+    // the cancel scope is refused on that body, before it takes one either.
     let router = Router::new()
         .route_service("/mcp", mcp)
-        .route_layer(from_fn_with_state(auth.clone(), auth::step_up))
-        .route_layer(from_fn_with_state(body::BodyTimeout(idle), body::check))
         .route_layer(from_fn_with_state(
-            limits::InFlight::new(args.max_in_flight),
+            limits::InFlight::new(args.max_in_flight, args.max_per_client),
             limits::cap,
+        ))
+        .route_layer(from_fn_with_state(auth.clone(), auth::step_up))
+        .route_layer(from_fn_with_state(
+            body::BodyTimeout(read_timeout),
+            body::check,
         ));
     let router = auth.protect(router).route("/healthz", get(health::healthz));
 
+    let open_files = conn::raise_fd_limit();
+    let max_connections = conn::max_connections(
+        args.max_connections.and_then(|n| usize::try_from(n).ok()),
+        open_files,
+    );
     // Tokens are counted, never shown.
     let (tokens, oauth_issuer) = auth.summary();
     tracing::info!(
         url = %format!("http://{addr}/mcp"),
         tokens,
         oauth_issuer,
+        max_connections,
+        open_files,
         read_only = tools.read_only,
         extra_allowed_hosts = ?args.allowed_hosts,
         allowed_origins = ?args.allowed_origins,
@@ -154,14 +171,26 @@ pub async fn serve(
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(TokioTimer::new())
+        // hyper's one timer for a head starts when it waits for one: between requests too, so
+        // it is the idle timeout; the head itself has `read_timeout` (conn::HeadTimed).
         .header_read_timeout(idle)
+        .max_buf_size(conn::MAX_BUF)
         .keep_alive(true);
     let connections = TaskTracker::new();
     let stop_accepting = CancellationToken::new();
+    let slots = Arc::new(Semaphore::new(max_connections));
     let signal = shutdown::signal();
     tokio::pin!(signal);
     loop {
-        let (tcp, _peer) = tokio::select! {
+        // Past the cap, connections wait in the kernel's backlog, costing this process nothing.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut signal => break,
+        };
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -174,10 +203,25 @@ pub async fn serve(
             () = &mut signal => break,
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let conn = http1.serve_connection(TokioIo::new(tcp), service);
+        let heads = Arc::new(conn::HeadState::default());
+        let io = conn::HeadTimed::new(tcp, Arc::clone(&heads), read_timeout);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            heads.begin();
+            request.extensions_mut().insert(conn::Peer(peer.ip()));
+            let heads = Arc::clone(&heads);
+            // A Router is always ready (its poll_ready answers Ready at once).
+            let answer = router.clone().call(request);
+            async move {
+                let answer = answer.await;
+                heads.end();
+                answer
+            }
+        });
+        let conn = http1.serve_connection(TokioIo::new(io), service);
         let stop = stop_accepting.clone();
         connections.spawn(async move {
+            let _slot = slot;
             tokio::pin!(conn);
             tokio::select! {
                 served = conn.as_mut() => {

@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::answers::Answers;
 use super::backpressure::Throttled;
+use super::bounded_lines::BoundedLines;
 use super::shutdown::{self, EofSignal};
 use crate::api::BatchesClient;
 use crate::config::{Config, ToolSettings};
@@ -52,7 +53,7 @@ pub async fn stdio(config: Config, tools: &ToolSettings) -> Result<(), ServeErro
         .with_shutdown(shutdown.clone())
         .with_audit(audit);
     let (stdin, stdout) = stdio_pipes();
-    let stdin = Throttled::new(stdin, backlog);
+    let stdin = Throttled::new(BoundedLines::new(stdin), backlog);
     let (stdout, drained) = Answers::new(stdout);
     let transport = (EofSignal::new(stdin, shutdown.clone()), stdout);
     let running = tokio::select! {

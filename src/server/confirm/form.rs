@@ -63,7 +63,11 @@ pub fn bulk(
     not_offered: &[NotOffered],
     now: SystemTime,
 ) -> ElicitRequestParams {
-    let total: u64 = offered.iter().map(|b| b.request_counts.total()).sum();
+    // Checked: counts that cannot be right (past u64, or past a batch's limit) make the total
+    // unknown, never a wrapped number.
+    let total = offered
+        .iter()
+        .try_fold(0u64, |sum, b| sum.checked_add(b.request_counts.total()?));
     let oldest = offered
         .iter()
         .min_by(|a, b| a.created_at.cmp(&b.created_at))
@@ -140,7 +144,8 @@ fn describe(b: &MessageBatch, now: SystemTime) -> String {
     } else {
         format!(
             "{} done so far ({} succeeded, {} errored, {} canceled, {} expired), {} processing",
-            c.done(),
+            c.done()
+                .map_or_else(|| "an unknown number".to_owned(), |d| d.to_string()),
             c.succeeded,
             c.errored,
             c.canceled,
@@ -184,8 +189,12 @@ fn age_text(age: Duration) -> String {
     }
 }
 
-/// "1 request", "10,000 requests".
-fn requests(n: u64) -> String {
+/// "1 request", "10,000 requests"; counts that cannot be right (see
+/// [`crate::api::types::RequestCounts::total`]) say so instead of a number.
+fn requests(n: Option<u64>) -> String {
+    let Some(n) = n else {
+        return "an unknown number of requests (the API's counts cannot be right)".to_owned();
+    };
     let digits = n.to_string();
     let mut grouped = String::new();
     for (i, ch) in digits.chars().enumerate() {
@@ -302,9 +311,9 @@ mod tests {
         assert_eq!(age_text(Duration::from_secs(40)), "40 s");
         assert_eq!(age_text(Duration::from_secs(720)), "12 min");
         assert_eq!(age_text(Duration::from_secs(7200)), "2 h");
-        assert_eq!(requests(1), "1 request");
-        assert_eq!(requests(100), "100 requests");
-        assert_eq!(requests(1_234_567), "1,234,567 requests");
+        assert_eq!(requests(Some(1)), "1 request");
+        assert_eq!(requests(Some(100)), "100 requests");
+        assert_eq!(requests(Some(1_234_567)), "1,234,567 requests");
         let mut b = batch("x", "in_progress", 1, 0);
         b.created_at = "yesterday".into();
         assert_eq!(created(&b, at(1)), "created at yesterday");

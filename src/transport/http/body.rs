@@ -1,5 +1,9 @@
-//! Request bodies: at most [`MAX_BODY_BYTES`], read within the idle timeout, and JSON, or a
-//! JSON-RPC error saying what is wrong.
+//! Request bodies: at most [`MAX_BODY_BYTES`] and [`CLIENT_MESSAGE`]'s values and depth
+//! (counted as the bytes arrive, before any tree is built), read within their own timeout, and
+//! JSON, or an error saying what is wrong.
+//!
+//! Bodies are read before the call takes a slot ([`super::limits`]): a client that sends a head
+//! and never its body holds a connection for the body timeout, never a call slot.
 //!
 //! rmcp has a body limit of its own (set to the same value), but answers a body that is not
 //! JSON, or JSON that is not a JSON-RPC message, with `415 Unsupported Media Type` and plain text.
@@ -18,9 +22,13 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde::de::IgnoredAny;
 
-/// Largest request body: a `tools/call` is a few hundred bytes; a bulk cancel of thousands of
-/// IDs is well under this.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+use super::limits::Waits;
+use crate::json_budget::{CLIENT_MESSAGE, Exceeded, Scanner};
+
+/// Largest request body: what the tools can need (a bulk cancel of 100 IDs of 256 characters is
+/// ~27 KB) with room to spare. It was 1 MiB, which a body of ~500k small values turned into
+/// 115 MiB while parsed.
+pub const MAX_BODY_BYTES: usize = CLIENT_MESSAGE.bytes;
 
 /// How long a client may take to send a body (a slow sender holds a connection and memory).
 #[derive(Debug, Clone, Copy)]
@@ -37,12 +45,12 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return too_large();
+        return too_large(Exceeded::Bytes(MAX_BODY_BYTES));
     }
     let (parts, body) = request.into_parts();
     let bytes = match tokio::time::timeout(timeout.0, read_limited(body)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(Unread::TooLarge)) => return too_large(),
+        Ok(Err(Unread::TooLarge(why))) => return too_large(why),
         Ok(Err(Unread::Failed)) => {
             return plain(
                 StatusCode::BAD_REQUEST,
@@ -59,9 +67,11 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
     if let Err(e) = serde_json::from_slice::<IgnoredAny>(&bytes) {
         return jsonrpc_error(-32700, &format!("Parse error: the body is not JSON ({e})."));
     }
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
+    if waits(&bytes) {
+        request.extensions_mut().insert(Waits);
+    }
+    let response = next.run(request).await;
     // The content type is JSON and the JSON parsed, so rmcp's 415 can only mean that it is not
     // a JSON-RPC message it knows.
     if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
@@ -74,6 +84,33 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
     response
 }
 
+/// Whether the body is a `tools/call` whose `wait_seconds` is above 0: such a call may hold its
+/// slot for minutes, and [`super::limits`] gives those a share of their own. The body is known
+/// to be small JSON by now, so this second look costs next to nothing.
+fn waits(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Call {
+        method: Option<String>,
+        params: Option<Params>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Params {
+        arguments: Option<Arguments>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Arguments {
+        wait_seconds: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<Call>(body).is_ok_and(|c| {
+        c.method.as_deref() == Some("tools/call")
+            && c.params
+                .and_then(|p| p.arguments)
+                .and_then(|a| a.wait_seconds)
+                .and_then(|w| w.as_f64())
+                .is_some_and(|w| w > 0.0)
+    })
+}
+
 fn is_json(request: &Request) -> bool {
     request
         .headers()
@@ -84,22 +121,20 @@ fn is_json(request: &Request) -> bool {
 }
 
 enum Unread {
-    TooLarge,
+    TooLarge(Exceeded),
     Failed,
 }
 
-/// Reads the body, giving up as soon as it passes [`MAX_BODY_BYTES`] (whatever
-/// `Content-Length` said, or with chunked encoding).
+/// Reads the body, giving up as soon as it passes [`CLIENT_MESSAGE`]'s bytes, values or depth
+/// (whatever `Content-Length` said, or with chunked encoding).
 async fn read_limited(body: Body) -> Result<Bytes, Unread> {
     let mut stream = body.into_data_stream();
     let mut first: Option<Bytes> = None;
     let mut more: Vec<u8> = Vec::new();
+    let mut budget = Scanner::new(CLIENT_MESSAGE);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| Unread::Failed)?;
-        let so_far = first.as_ref().map_or(0, Bytes::len) + more.len();
-        if so_far + chunk.len() > MAX_BODY_BYTES {
-            return Err(Unread::TooLarge);
-        }
+        budget.feed(&chunk).map_err(Unread::TooLarge)?;
         // Most bodies arrive in one chunk: keep it as it is, without a copy.
         match &first {
             None if more.is_empty() => first = Some(chunk),
@@ -114,11 +149,21 @@ async fn read_limited(body: Body) -> Result<Bytes, Unread> {
     Ok(first.unwrap_or_else(|| Bytes::from(more)))
 }
 
-fn too_large() -> Response {
-    plain(
+fn too_large(why: Exceeded) -> Response {
+    let text = format!(
+        "Payload Too Large: the body holds {why}. A message to this server may hold at most {} \
+         bytes and {} JSON values, nested at most {} deep.",
+        CLIENT_MESSAGE.bytes, CLIENT_MESSAGE.values, CLIENT_MESSAGE.depth
+    );
+    (
         StatusCode::PAYLOAD_TOO_LARGE,
-        "Payload Too Large: a request body may be at most 1 MiB.",
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        text,
     )
+        .into_response()
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
@@ -228,6 +273,36 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    /// A body well under the byte limit but made of many small values is refused while it
+    /// streams in, as is one nested too deep.
+    #[tokio::test]
+    async fn too_many_values_or_too_deep_is_413_before_parsing() {
+        let many = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":[{}0]}}}}"#,
+            "0,".repeat(5000)
+        );
+        assert!(many.len() < MAX_BODY_BYTES);
+        let (status, _) = send("application/json", many).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+        let (status, _) = send("application/json", deep).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn calls_that_wait_are_told_apart() {
+        let call = |args: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":{args}}}}}"#
+            )
+        };
+        assert!(waits(call(r#"{"wait_seconds":600}"#).as_bytes()));
+        assert!(!waits(call(r#"{"wait_seconds":0}"#).as_bytes()));
+        assert!(!waits(call(r#"{"message_batch_id":"m"}"#).as_bytes()));
+        assert!(!waits(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#));
+        assert!(!waits(b"[1,2]"));
     }
 
     #[tokio::test]

@@ -152,10 +152,7 @@ fn bearer(request: &Request) -> Option<&[u8]> {
 pub async fn require(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
     let inner = &*auth.0;
     let Some(presented) = bearer(&request) else {
-        tracing::info!(
-            token_sent = false,
-            "refused a request without a bearer token (401)"
-        );
+        super::refusals::unauthorized(false);
         return auth.unauthorized(None);
     };
     let caller = if let Some(index) = inner.tokens.index_of(presented) {
@@ -193,15 +190,14 @@ pub async fn require(State(auth): State<Auth>, mut request: Request, next: Next)
                 }
             }
             Err(reason) => {
-                tracing::info!(reason = %reason, "refused an invalid access token (401)");
+                // Counted, not logged one by one (a flood of bad tokens would flood the log).
+                tracing::debug!(reason = %reason, "refused an invalid access token (401)");
+                super::refusals::unauthorized(true);
                 return auth.unauthorized(Some(&reason.to_string()));
             }
         }
     } else {
-        tracing::info!(
-            token_sent = true,
-            "refused a request without a valid bearer token (401)"
-        );
+        super::refusals::unauthorized(true);
         return auth.unauthorized(Some("the bearer token is not one this server accepts"));
     };
     request.extensions_mut().insert(caller);
