@@ -192,6 +192,65 @@ async fn post(url: &str, body: &str, extra: &[(&str, &str)]) -> reqwest::Respons
         .expect("HTTP request")
 }
 
+/// POSTs `body` to `/mcp` over a raw connection, reading the answer while the body is written:
+/// the server may answer from `Content-Length` alone (413) and stop reading, so writing the rest
+/// may fail (EPIPE, reset) or stall, and the answer must be read whatever the write does.
+/// Answers (status, body).
+async fn post_reading_while_writing(addr: &str, body: &[u8]) -> (u16, String) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-06-18\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    let body = body.to_vec();
+    let writer = tokio::spawn(async move {
+        // Errors are expected once the server has answered; the answer is what counts.
+        if write.write_all(head.as_bytes()).await.is_ok() {
+            let _ = write.write_all(&body).await;
+        }
+        // Keeps the write half open (a drop would send FIN) until the reader is done.
+        write
+    });
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let complete = |got: &[u8]| -> Option<usize> {
+        let text = String::from_utf8_lossy(got);
+        let (head, rest) = text.split_once("\r\n\r\n")?;
+        let len = head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })?;
+        (rest.len() >= len).then_some(len)
+    };
+    let answered = tokio::time::timeout(Duration::from_secs(30), async {
+        while complete(&got).is_none() {
+            match read.read(&mut chunk).await {
+                // A reset after the answer arrived still leaves the answer read.
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    assert!(answered.is_ok(), "no answer within 30 s");
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|t| t.get(..3))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
 const PING: &str = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
 
 fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
@@ -636,7 +695,9 @@ async fn bad_input_gets_a_4xx_that_says_what_and_changes_nothing() {
         r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
         "x".repeat(1024 * 1024)
     );
-    assert_eq!(post(&server.url, &big, &[]).await.status(), 413);
+    let (status, body) = post_reading_while_writing(&server.addr(), big.as_bytes()).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("at most 1 MiB"), "{body}");
 
     let r = post(&server.url, r#"{"jsonrpc":"2.0","id":1,"method":"#, &[]).await;
     assert_eq!(r.status(), 400);
