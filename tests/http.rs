@@ -251,6 +251,19 @@ async fn post_reading_while_writing(addr: &str, body: &[u8]) -> (u16, String) {
     (status, body)
 }
 
+/// Polls `cond` until it holds; fails the test, naming what it waited for, after 60 s (a bound
+/// for a loaded machine, not a time that makes it pass).
+async fn wait_until(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 60 s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 const PING: &str = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
 
 fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
@@ -744,9 +757,11 @@ async fn a_full_server_answers_503_with_retry_after() {
         .await;
         drop(url);
     });
-    while recorder.progress().is_empty() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "a progress notification of the call in flight",
+        async || !recorder.progress().is_empty(),
+    )
+    .await;
     let busy = post(&server.url, PING, &[]).await;
     assert_eq!(busy.status(), 503);
     assert_eq!(busy.headers()["retry-after"], "1");
@@ -854,9 +869,10 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
         .await
     });
     // The cancel has reached the upstream: the call is in flight.
-    while hits(&up).await == 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the cancel reaching the upstream", async || {
+        hits(&up).await > 0
+    })
+    .await;
     server.signal("TERM");
     let r = call_task.await.expect("the call is answered");
     assert!(!is_error(&r), "{}", text(&r));
@@ -881,9 +897,11 @@ async fn sigterm_cuts_short_a_call_that_outlasts_the_grace_period_with_an_answer
         )
         .await
     });
-    while recorder.progress().is_empty() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "a progress notification of the call in flight",
+        async || !recorder.progress().is_empty(),
+    )
+    .await;
     server.signal("TERM");
     let r = call_task.await.expect("the call is answered");
     assert!(is_error(&r));
