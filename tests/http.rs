@@ -565,6 +565,20 @@ async fn tokens_none_wrong_and_right_and_never_in_the_log() {
     );
     let basic = post(&server.url, PING, &[("authorization", "Basic Zmlyc3Q=")]).await;
     assert_eq!(basic.status(), 401);
+    // A valid token under another scheme is refused too: only `Bearer` carries it, as a
+    // password in Basic (plain, or base64 of `user:token`) it would be a credential in a form
+    // proxies and browsers cache and replay.
+    let first = tokens.split(',').next().unwrap();
+    for value in [
+        format!("Basic {first}"),
+        // base64 of `user:first-token-d41d8cd98f00b204`.
+        "Basic dXNlcjpmaXJzdC10b2tlbi1kNDFkOGNkOThmMDBiMjA0".to_owned(),
+        format!("bearer{first}"),
+        first.to_owned(),
+    ] {
+        let r = post(&server.url, PING, &[("authorization", &value)]).await;
+        assert_eq!(r.status(), 401, "{value}");
+    }
 
     // Either token works (rotation), with rmcp's client.
     for token in tokens.split(',') {
