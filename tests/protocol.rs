@@ -183,4 +183,3 @@ async fn stateless_2026_clients_discover_and_call_without_initialize() {
     assert!(message.contains(DEAD_URL), "{message}");
     assert!(raw.close().await.success());
 }
-
