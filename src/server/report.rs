@@ -80,7 +80,7 @@ impl BatchReport {
                 b.id, b.processing_status
             ),
         };
-        write_counts_line(&mut out, b);
+        out.push_str(&counts_line(b));
         out.push('\n');
         let _ = write!(out, "Created {}", b.created_at);
         if let Some(t) = &b.cancel_initiated_at {
@@ -113,32 +113,22 @@ pub fn counts_pending(b: &MessageBatch) -> bool {
 /// "Requests: 200 in all: 50 processing, 140 succeeded, 5 errored, 5 canceled, 0 expired.", or,
 /// while the counts are pending, "Requests: 200 in all, counted as `processing` until ...".
 pub fn counts_line(b: &MessageBatch) -> String {
-    let mut out = String::new();
-    write_counts_line(&mut out, b);
-    out
-}
-
-/// [`counts_line`], written at the end of `out`.
-fn write_counts_line(out: &mut String, b: &MessageBatch) {
     let c = &b.request_counts;
-    let _ = if counts_pending(b) {
-        write!(
-            out,
+    if counts_pending(b) {
+        return format!(
             "Requests: {} in all, each counted as `processing` until the batch ends ({COUNTS_AT_END}).",
             c.total()
-        )
-    } else {
-        write!(
-            out,
-            "Requests: {} in all: {} processing, {} succeeded, {} errored, {} canceled, {} expired.",
-            c.total(),
-            c.processing,
-            c.succeeded,
-            c.errored,
-            c.canceled,
-            c.expired
-        )
-    };
+        );
+    }
+    format!(
+        "Requests: {} in all: {} processing, {} succeeded, {} errored, {} canceled, {} expired.",
+        c.total(),
+        c.processing,
+        c.succeeded,
+        c.errored,
+        c.canceled,
+        c.expired
+    )
 }
 
 fn note(b: &MessageBatch, context: Context) -> String {
