@@ -3,7 +3,7 @@
 //!
 //! A `tools/call` over HTTP allocates about 260 times, and glibc's malloc and free were about
 //! 17% of its instructions: jemalloc takes a call from 293k to 254k instructions (callgrind,
-//! `scripts/profile-http.sh`), and lets two HTTP workers serve 18,000 calls/s in 31 MiB after
+//! `tools/measure/profile-http.sh`), and lets two HTTP workers serve 18,000 calls/s in 31 MiB after
 //! 1,000 connections (glibc: about 10,000 calls/s in 31.5-33 MiB; `cargo bench --bench http`).
 //! Its cost: about 1.5 MiB more peak memory for the stdio server (13.5 against 11.9 MiB after
 //! 2,000 pipelined calls, `cargo bench --bench mcp`). mimalloc (v3 and v2) was as fast but

@@ -153,45 +153,6 @@ async fn a_wait_that_runs_out_says_the_batch_has_not_ended_yet() {
 }
 
 #[tokio::test]
-async fn cancelling_an_ended_batch_says_there_is_nothing_to_cancel() {
-    let sim = sim(1, 10).await;
-    let batch = sim.simulator().insert_batch(3);
-    let (client, _) = spawn(&sim.base_url(), &[]).await;
-    // Three requests at 1 ms each: ended almost at once; wait until the API says so.
-    let mut ended = false;
-    for _ in 0..100 {
-        let got = call(
-            &client,
-            "get_message_batch",
-            json!({ "message_batch_id": batch.id }),
-        )
-        .await;
-        if structured(&got)["processing_status"] == "ended" {
-            ended = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ended, "the batch should end");
-
-    let result = call(
-        &client,
-        "cancel_message_batch",
-        json!({ "message_batch_id": batch.id }),
-    )
-    .await;
-    assert!(is_error(&result));
-    let t = text(&result);
-    assert!(
-        t.contains("has already ended, so there is nothing to cancel"),
-        "{t}"
-    );
-    assert!(t.contains("3 in all"), "{t}");
-    assert!(t.contains("Results"), "{t}");
-    client.cancel().await.ok();
-}
-
-#[tokio::test]
 async fn cancelling_twice_is_harmless() {
     let sim = sim(1_000, 60_000).await;
     let batch = sim.simulator().insert_batch(5);

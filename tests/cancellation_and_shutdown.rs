@@ -7,7 +7,7 @@
 //!   against a hanging upstream, and stdout holds nothing but JSON-RPC messages.
 //!
 //! Exit times are only bounded generously (10 s, against a 120 s upstream timeout): the real
-//! figures are measured by `scripts/measure-reliability.sh`.
+//! figures are measured by `tools/measure/reliability.sh`.
 
 mod common;
 

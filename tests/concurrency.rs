@@ -36,8 +36,8 @@ async fn a_thousand_concurrent_calls_each_get_their_own_batch() {
             (n, status, r)
         }
     });
+    // join_all answers one result per call, in order, so each call's own answer is checked.
     let results = join_all(calls).await;
-    assert_eq!(results.len(), CALLS);
     for (n, status, r) in &results {
         assert!(!is_error(r), "call {n}: {}", text(r));
         let s = structured(r);

@@ -104,49 +104,53 @@ async fn json_that_is_not_json_rpc_gets_invalid_request() {
 #[tokio::test]
 async fn unknown_methods_and_bad_requests_get_json_rpc_errors_with_their_id() {
     let mut s = RawServer::start("http://127.0.0.1:9/v1", &[]).await;
-    for (id, message) in [
+    // What JSON-RPC 2.0 (section 5.1) and MCP (tools: "Error Handling") say for each: a request
+    // whose id can be read is answered with that id; a method that does not exist is -32601;
+    // params the method cannot take are -32602 (MCP: unknown tool, invalid arguments).
+    for (id, message, code) in [
         (
             10,
             json!({"jsonrpc": "2.0", "id": 10, "method": "no/such/method"}),
+            -32601,
         ),
         (
             11,
             json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call"}),
+            -32602,
         ),
         (
             12,
             json!({"jsonrpc": "2.0", "id": 12, "method": "tools/call", "params": {"name": "nope"}}),
+            -32602,
         ),
         (
             13,
             json!({"jsonrpc": "2.0", "id": 13, "method": "tools/call", "params": {"name": 7}}),
-        ),
-        (
-            14,
-            json!({"jsonrpc": "2.0", "id": 14, "method": "tools/call", "params": "x"}),
+            -32602,
         ),
         (
             15,
             json!({"jsonrpc": "2.0", "id": 15, "method": "tools/call",
                     "params": {"name": "get_message_batch", "arguments": [1, 2]}}),
+            -32602,
         ),
     ] {
         s.send(&message).await;
-        let m = s
-            .next_message(Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|| panic!("no answer to {message}"));
-        // Answered with its own id; or, when the message does not even parse as a request
-        // (params that are not an object), with an Invalid Request error and a null id.
-        let code = m["error"]["code"].as_i64();
-        let tool_error = m["result"]["isError"] == json!(true);
-        if m["id"].is_null() {
-            assert_eq!(code, Some(-32600), "{message} -> {m}");
-        } else {
-            assert_eq!(m["id"], json!(id), "{m}");
-            assert!(code.is_some() || tool_error, "{message} -> {m}");
-        }
+        let m = s.response(&json!(id)).await;
+        assert_eq!(m["error"]["code"], code, "{message} -> {m}");
     }
+    // Params that are neither an object nor an array: not a Request object at all (JSON-RPC
+    // 5.1: "Invalid Request", and the id "MUST be Null" since the request could not be read;
+    // the spec's own example is this case). rmcp leaves the id out rather than null, which
+    // reads the same to a client; any id but none or null would be wrong.
+    s.send(&json!({"jsonrpc": "2.0", "id": 14, "method": "tools/call", "params": "x"}))
+        .await;
+    let m = s
+        .next_message(Duration::from_secs(10))
+        .await
+        .expect("an answer to params \"x\"");
+    assert_eq!(m["error"]["code"], -32600, "{m}");
+    assert!(m["id"].is_null(), "{m}");
     ping_and_collect(&mut s, 1).await;
 }
 

@@ -192,6 +192,78 @@ async fn post(url: &str, body: &str, extra: &[(&str, &str)]) -> reqwest::Respons
         .expect("HTTP request")
 }
 
+/// POSTs `body` to `/mcp` over a raw connection, reading the answer while the body is written:
+/// the server may answer from `Content-Length` alone (413) and stop reading, so writing the rest
+/// may fail (EPIPE, reset) or stall, and the answer must be read whatever the write does.
+/// Answers (status, body).
+async fn post_reading_while_writing(addr: &str, body: &[u8]) -> (u16, String) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-06-18\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    let body = body.to_vec();
+    let writer = tokio::spawn(async move {
+        // Errors are expected once the server has answered; the answer is what counts.
+        if write.write_all(head.as_bytes()).await.is_ok() {
+            let _ = write.write_all(&body).await;
+        }
+        // Keeps the write half open (a drop would send FIN) until the reader is done.
+        write
+    });
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let complete = |got: &[u8]| -> Option<usize> {
+        let text = String::from_utf8_lossy(got);
+        let (head, rest) = text.split_once("\r\n\r\n")?;
+        let len = head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })?;
+        (rest.len() >= len).then_some(len)
+    };
+    let answered = tokio::time::timeout(Duration::from_secs(30), async {
+        while complete(&got).is_none() {
+            match read.read(&mut chunk).await {
+                // A reset after the answer arrived still leaves the answer read.
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    assert!(answered.is_ok(), "no answer within 30 s");
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|t| t.get(..3))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+/// Polls `cond` until it holds; fails the test, naming what it waited for, after 60 s (a bound
+/// for a loaded machine, not a time that makes it pass).
+async fn wait_until(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 60 s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 const PING: &str = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
 
 fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
@@ -493,6 +565,20 @@ async fn tokens_none_wrong_and_right_and_never_in_the_log() {
     );
     let basic = post(&server.url, PING, &[("authorization", "Basic Zmlyc3Q=")]).await;
     assert_eq!(basic.status(), 401);
+    // A valid token under another scheme is refused too: only `Bearer` carries it, as a
+    // password in Basic (plain, or base64 of `user:token`) it would be a credential in a form
+    // proxies and browsers cache and replay.
+    let first = tokens.split(',').next().unwrap();
+    for value in [
+        format!("Basic {first}"),
+        // base64 of `user:first-token-d41d8cd98f00b204`.
+        "Basic dXNlcjpmaXJzdC10b2tlbi1kNDFkOGNkOThmMDBiMjA0".to_owned(),
+        format!("bearer{first}"),
+        first.to_owned(),
+    ] {
+        let r = post(&server.url, PING, &[("authorization", &value)]).await;
+        assert_eq!(r.status(), 401, "{value}");
+    }
 
     // Either token works (rotation), with rmcp's client.
     for token in tokens.split(',') {
@@ -700,7 +786,11 @@ async fn bad_input_gets_a_4xx_that_says_what_and_changes_nothing() {
         r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
         "x".repeat(1024 * 1024)
     );
-    assert_eq!(post(&server.url, &big, &[]).await.status(), 413);
+    // Read whatever the write does: the server may answer from Content-Length and close
+    // before the whole body is written.
+    let (status, body) = post_reading_while_writing(&server.addr(), big.as_bytes()).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("may hold at most"), "{body}");
     // Small, but ~25,000 values (what a parser turns into a tree 100 times its size), or
     // nested 100 deep: refused as it streams in, before rmcp parses it.
     let many = format!(
@@ -762,9 +852,11 @@ async fn a_full_server_answers_503_with_retry_after() {
         .await;
         drop(url);
     });
-    while recorder.progress().is_empty() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "a progress notification of the call in flight",
+        async || !recorder.progress().is_empty(),
+    )
+    .await;
     let busy = post(&server.url, PING, &[]).await;
     assert_eq!(busy.status(), 503);
     assert_eq!(busy.headers()["retry-after"], "1");
@@ -1086,9 +1178,10 @@ async fn sigterm_lets_a_call_in_flight_finish_then_exits_0() {
         .await
     });
     // The cancel has reached the upstream: the call is in flight.
-    while hits(&up).await == 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the cancel reaching the upstream", async || {
+        hits(&up).await > 0
+    })
+    .await;
     server.signal("TERM");
     let r = call_task.await.expect("the call is answered");
     assert!(!is_error(&r), "{}", text(&r));
@@ -1113,9 +1206,11 @@ async fn sigterm_cuts_short_a_call_that_outlasts_the_grace_period_with_an_answer
         )
         .await
     });
-    while recorder.progress().is_empty() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "a progress notification of the call in flight",
+        async || !recorder.progress().is_empty(),
+    )
+    .await;
     server.signal("TERM");
     let r = call_task.await.expect("the call is answered");
     assert!(is_error(&r));

@@ -568,8 +568,72 @@ async fn a_chosen_loopback_url_gets_the_persons_key() {
     client.cancel().await.ok();
 }
 
-/// The default URL's rule itself is a unit test (config: `a_key_set_for_the_default_url_...`),
-/// since nothing here may listen on port 8080. This checks what the person sees at start.
+/// A wiremock upstream on `addr`, recording every request; `None` if that address cannot be
+/// bound (no IPv6 on this machine, say).
+async fn upstream_on(addr: &str) -> Option<MockServer> {
+    let listener = std::net::TcpListener::bind(addr).ok()?;
+    let up = MockServer::builder().listener(listener).start().await;
+    Mock::given(method("POST"))
+        .respond_with(common::EchoBatch("canceling"))
+        .mount(&up)
+        .await;
+    Some(up)
+}
+
+/// The person's key set with the default URL (the local mock's, on port 8080) never leaves: the
+/// upstream listening there receives the placeholder and nothing of the key, in no header and
+/// not in the URL. The test listens on 8080 itself (both loopback addresses `localhost` may
+/// resolve to), so that what a mutation sending the real key would send is seen.
+#[tokio::test]
+async fn a_key_set_for_the_default_mock_url_never_reaches_it() {
+    let key = "sk-ant-test-default-url-never-sent-KEY";
+    let v4 = upstream_on("127.0.0.1:8080").await.unwrap_or_else(|| {
+        panic!(
+            "this test listens on 127.0.0.1:8080, the default URL's port: something else holds it"
+        )
+    });
+    let v6 = upstream_on("[::1]:8080").await;
+    let (client, _) = spawn(DEFAULT_API_URL, &[("ANTHROPIC_API_KEY", key)]).await;
+    let r = call(
+        &client,
+        "cancel_message_batch",
+        json!({ "message_batch_id": MY_ID }),
+    )
+    .await;
+    assert!(
+        !is_error(&r),
+        "the default URL's upstream did not answer: {}",
+        text(&r)
+    );
+    client.cancel().await.ok();
+    let mut received = v4.received_requests().await.expect("recording");
+    if let Some(v6) = &v6 {
+        received.extend(v6.received_requests().await.expect("recording"));
+    }
+    assert_eq!(received.len(), 1, "{received:?}");
+    let cancel = &received[0];
+    assert!(
+        cancel.url.path().starts_with(MICROCKS_PREFIX),
+        "{}",
+        cancel.url
+    );
+    assert_eq!(
+        cancel
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok()),
+        Some(msgbatch_mcp::config::PLACEHOLDER_KEY),
+        "the key sent to the default URL"
+    );
+    for (name, value) in &cancel.headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        assert!(!value.contains(key), "the key went out in {name}");
+    }
+    assert!(!cancel.url.as_str().contains(key));
+    assert!(!String::from_utf8_lossy(&cancel.body).contains(key));
+}
+
+/// What the person sees at start when a key is set with the default URL.
 #[tokio::test]
 async fn a_key_set_for_the_default_mock_url_is_warned_about_at_start() {
     let key = "sk-ant-test-default-url-KEY";

@@ -184,10 +184,3 @@ async fn stateless_2026_clients_discover_and_call_without_initialize() {
     assert!(message.contains(DEAD_URL), "{message}");
     assert!(raw.close().await.success());
 }
-
-#[tokio::test]
-async fn stdin_closed_before_any_message_exits_cleanly() {
-    let raw = Raw::spawn();
-    let status = raw.close().await;
-    assert!(status.success(), "{status}");
-}

@@ -328,31 +328,6 @@ async fn a_retry_refused_after_a_timeout_says_the_cancel_may_have_reached_the_ap
     assert!(first.starts_with(&format!("POST {CANCEL} ")), "{first}");
 }
 
-/// A cancel refused with 400 because the batch already ended: the batch is fetched and the
-/// person reads that it ended, with its counts, rather than the API's terse message.
-#[tokio::test]
-async fn cancel_of_an_ended_batch_says_it_already_ended() {
-    let up = MockServer::start().await;
-    Mock::given(path(CANCEL))
-        .respond_with(api_error(
-            400,
-            "invalid_request_error",
-            "Batch has already finished processing",
-        ))
-        .mount(&up)
-        .await;
-    Mock::given(path(RETRIEVE))
-        .respond_with(ResponseTemplate::new(200).set_body_json(batch_json(ID, "ended")))
-        .mount(&up)
-        .await;
-    let (client, _) = spawn(&base(&up), &[]).await;
-    let r = cancel(&client).await;
-    let t = text(&r);
-    assert!(is_error(&r));
-    assert!(t.contains("has already ended"), "{t}");
-    assert!(t.contains("6 canceled"), "{t}");
-}
-
 /// An https base URL pointing at a server that speaks plain HTTP: the TLS handshake fails
 /// (so the TLS stack is set up and used), and the message names the URL.
 #[tokio::test]

@@ -159,7 +159,7 @@ impl Gate {
 const CALLS: i64 = 400;
 const PING: i64 = 9_999;
 /// Requests in flight (src/api/client.rs) and calls queued before stdin pauses
-/// (src/backpressure.rs).
+/// (src/transport/backpressure.rs).
 const CAP: usize = 16;
 const QUEUED: i64 = 32;
 

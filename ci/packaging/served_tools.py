@@ -4,7 +4,7 @@ official MCP Python SDK (PyPI `mcp`): {"tools": [{"name", "title"}...], "prompts
 
     python served_tools.py path/to/msgbatch-mcp
 
-scripts/validate-packaging.sh compares manifest.json, server.json and the README against this,
+ci/validate-packaging.sh compares manifest.json, server.json and the README against this,
 so the packaging check fails when they disagree with the binary's own tools/list. The server
 is pointed at a closed loopback port: listing sends nothing upstream.
 """

@@ -355,13 +355,15 @@ impl BatchesClient {
         expected: &'static str,
     ) -> Attempt<T> {
         let status = response.status();
-        let headers = response.headers().clone();
-        super::request_ids::note(response.url().path(), &headers);
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("none")
-            .to_owned();
+        super::request_ids::note(response.url().path(), response.headers());
+        // Kept as the header (a reference count) and read as text only for an error.
+        let content_type_header = response.headers().get(CONTENT_TYPE).cloned();
+        let content_type = || {
+            content_type_header
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none")
+        };
         if status.is_success() {
             let body = match read_capped(response, MAX_BODY_BYTES).await {
                 Ok(b) => b,
@@ -378,12 +380,15 @@ impl BatchesClient {
                 Ok(v) => Attempt::Done(v),
                 Err(e) => Attempt::fatal(ApiError::Decode {
                     status: status.as_u16(),
-                    content_type: truncate(&content_type, 100),
+                    content_type: truncate(content_type(), 100),
                     expected,
                     detail: truncate(&describe_decode_error(&body, &e), 500),
                 }),
             };
         }
+        // Only a failure needs the headers (request id, retry advice): a copy here, not on
+        // every success.
+        let headers = response.headers().clone();
         let request_id = headers
             .get("request-id")
             .and_then(|v| v.to_str().ok())
@@ -396,7 +401,7 @@ impl BatchesClient {
             Err(ReadError::Http(e)) => return Attempt::retry(self.transport_error(&e), None),
         };
         Attempt::Failed {
-            error: ApiError::from_answer(status.as_u16(), request_id, &content_type, &body),
+            error: ApiError::from_answer(status.as_u16(), request_id, content_type(), &body),
             retryable,
             headers: Some(headers),
             status: Some(status.as_u16()),

@@ -57,6 +57,7 @@ use rmcp::model::{
     Implementation, ListResourcesResult, ListSkillsResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig,
 };
+use rmcp::model::{CustomRequest, CustomResult, ErrorCode};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
 use serde::Serialize;
@@ -651,6 +652,32 @@ impl ServerHandler for BatchServer {
             ttl_ms: hints.then_some(0),
             cache_scope: hints.then_some(scope),
         })
+    }
+
+    /// A request rmcp could not read as the method it names lands here as if the method were
+    /// unknown. For the methods this server implements that take params, that is JSON-RPC's
+    /// "Invalid params" (-32602, what MCP says for a malformed `tools/call`): the method exists,
+    /// the params are what to fix. Anything else is "Method not found" (-32601), as before.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let shape = match request.method.as_str() {
+            "tools/call" => "an object with a string `name` and an optional object `arguments`",
+            "prompts/get" => "an object with a string `name` and optional string `arguments`",
+            _ => {
+                return Err(ErrorData::new(
+                    ErrorCode::METHOD_NOT_FOUND,
+                    request.method,
+                    None,
+                ));
+            }
+        };
+        Err(ErrorData::invalid_params(
+            format!("{}: params must be {shape}", request.method),
+            None,
+        ))
     }
 
     fn get_info(&self) -> ServerConfig {

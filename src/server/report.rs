@@ -59,6 +59,11 @@ pub enum Context {
     Waited { seconds: u32 },
 }
 
+/// Room in a batch's text for all but its note: the status, counts and times lines (about 250
+/// characters with a results URL) and what is appended after (the notice of which API answered
+/// is about 400).
+const TEXT_ROOM: usize = 1024;
+
 /// The part of every note that explains cancellation: it is what people get wrong.
 pub const NOT_IMMEDIATE: &str = "Cancellation is not immediate: the batch is `canceling`, and \
 requests already being processed may still complete. Call get_message_batch (or \
@@ -81,12 +86,17 @@ impl BatchReport {
     /// The text block: status, counts, times, and the note.
     pub fn text(&self) -> String {
         let b = &self.batch;
-        let mut out = match b.processing_status.known() {
-            Some(ProcessingStatus::InProgress) => format!("Batch {} is in_progress.\n", b.id),
-            Some(ProcessingStatus::Canceling) => format!("Batch {} is canceling.\n", b.id),
-            Some(ProcessingStatus::Ended) => format!("Batch {} has ended.\n", b.id),
-            None => format!(
-                "Batch {} has status `{}` ({UNKNOWN_STATUS}).\n",
+        // One allocation for the whole text, and room for what is added after it (the notice
+        // of which API answered, a refusal's preface): growing it step by step cost a call over
+        // HTTP several reallocations and copies.
+        let mut out = String::with_capacity(TEXT_ROOM + self.note.len());
+        let _ = match b.processing_status.known() {
+            Some(ProcessingStatus::InProgress) => writeln!(out, "Batch {} is in_progress.", b.id),
+            Some(ProcessingStatus::Canceling) => writeln!(out, "Batch {} is canceling.", b.id),
+            Some(ProcessingStatus::Ended) => writeln!(out, "Batch {} has ended.", b.id),
+            None => writeln!(
+                out,
+                "Batch {} has status `{}` ({UNKNOWN_STATUS}).",
                 b.id, b.processing_status
             ),
         };

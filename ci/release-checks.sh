@@ -8,7 +8,7 @@
 #   3. the crate: `cargo package --list` holds only what belongs (src/, the README, changelog,
 #      licences, skill.md: no tests, benches, fixtures or scripts), and `cargo publish --dry-run
 #      --locked` packs it and builds the packed crate, as `cargo install msgbatch-mcp` will.
-# Tools come pinned from PyPI into .tools/pyci (scripts/python-tools.sh). Prints each step's time.
+# Tools come pinned from PyPI into .tools/pyci (ci/python-tools.sh). Prints each step's time.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +21,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 t0="$(now)"
 step "Tools (pinned, PyPI)"
-BIN="$(bash scripts/python-tools.sh)"
+BIN="$(bash ci/python-tools.sh)"
 echo "    check-jsonschema $("$BIN/python" -c 'import importlib.metadata as m; print(m.version("check-jsonschema"))'), $("$BIN/zizmor" --version) ($(since "$t0"))"
 
 step "Workflows: check-jsonschema --builtin-schema vendor.github-workflows, zizmor --offline"
@@ -34,11 +34,11 @@ workflows=(.github/workflows/*.yml)
   || fail "zizmor found problems in the workflows (see above; https://docs.zizmor.sh/audits/)"
 # The release builds its wheels with the maturin and zig that CI's wheel was built and tested with.
 for tool in maturin ziglang; do
-  pinned="$(sed -n "s/^$tool==\([^ ]*\).*/\1/p" scripts/python-tools.txt)"
+  pinned="$(sed -n "s/^$tool==\([^ ]*\).*/\1/p" ci/python-tools.txt)"
   var="$(printf '%s' "$tool" | tr a-z A-Z)_VERSION"
   in_release="$(sed -n "s/^  $var: v\{0,1\}\([^ ]*\)$/\1/p" .github/workflows/release.yml)"
   [ -n "$pinned" ] && [ "$pinned" = "$in_release" ] \
-    || fail "release.yml's $var is '$in_release', scripts/python-tools.txt pins $tool==$pinned: make them equal"
+    || fail "release.yml's $var is '$in_release', ci/python-tools.txt pins $tool==$pinned: make them equal"
 done
 echo "    ok: ${workflows[*]}; release.yml uses maturin and zig at CI's pins ($(since "$t"))"
 
@@ -67,7 +67,7 @@ for needed in Cargo.lock src/main.rs README.md skill.md LICENSE-MIT LICENSE-APAC
 done
 echo "    $(printf '%s\n' "$files" | wc -l) files, none outside src/ but the manifest, lock file, README, changelog, licences and skill.md"
 # Verifying builds the packed crate (dev profile, no dev-dependencies) in target/: its
-# dependencies are the ones `cargo build --bin msgbatch-mcp` (scripts/ci-official-sdks.sh) has
+# dependencies are the ones `cargo build --bin msgbatch-mcp` (ci/official-sdks.sh) has
 # built already, so only the crate itself compiles here.
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -5,7 +5,7 @@
 # No version is pinned on purpose: the point is to learn when today's SDKs stop working against
 # the simulator (a new API version, a new way to send the key, new paths). Each SDK creates
 # batches, lists them with auto-pagination, cancels one, retrieves it until it has ended, reads its
-# results, deletes it, and checks a 404 and two 400s (scripts/sdk/*).
+# results, deletes it, and checks a 404 and two 400s (ci/sdk/*).
 # Needs cargo, python3 3.10+ (with venv), node + npm (20 or newer) and network to PyPI and npm.
 # Starts one simulator on a free loopback port and stops it on exit. Exits non-zero on any failure.
 set -euo pipefail
@@ -67,9 +67,9 @@ echo "    serving at $BASE (the SDKs' base URL; they add /v1/messages/batches)"
 
 status=0
 echo "==> Python SDK"
-"$VENV/bin/python" scripts/sdk/python_sdk_check.py "$BASE" || status=1
+"$VENV/bin/python" ci/sdk/python_sdk_check.py "$BASE" || status=1
 echo "==> TypeScript SDK"
-NODE_PATH="$NPM_PREFIX/node_modules" node scripts/sdk/ts_sdk_check.cjs "$BASE" || status=1
+NODE_PATH="$NPM_PREFIX/node_modules" node ci/sdk/ts_sdk_check.cjs "$BASE" || status=1
 
 [ "$status" -eq 0 ] || fail "an official SDK does not work against msgbatch-mcp mock (see above)"
 echo "==> both official SDKs work against msgbatch-mcp mock"

@@ -5,9 +5,9 @@
 # with a call in flight. Loopback only; python3 (stdlib) plays the misbehaving upstream.
 # Reports figures, asserts nothing: the tests in tests/ do that. Linux only (/proc).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 target="${CARGO_TARGET_DIR:-target}"
 echo "== building the release binary" >&2
 cargo build --release --locked --quiet
-exec python3 scripts/measure_reliability.py "$target/release/msgbatch-mcp"
+exec python3 tools/measure/reliability.py "$target/release/msgbatch-mcp"

@@ -10,7 +10,7 @@
 #      <wheel> msgbatch-mcp --version` (what `claude mcp add msgbatch -- uvx msgbatch-mcp` runs);
 #   4. prints the wheel's name, tag and size, and each step's time.
 # Tools (maturin, ziglang, uv, auditwheel, twine) come pinned from PyPI into .tools/pyci
-# (scripts/python-tools.sh). The wheel is left in target/wheels/. Exits non-zero on the first failure.
+# (ci/python-tools.sh). The wheel is left in target/wheels/. Exits non-zero on the first failure.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +24,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 t0="$(now)"
 step "Tools (pinned, PyPI)"
-BIN="$(bash scripts/python-tools.sh)"
+BIN="$(bash ci/python-tools.sh)"
 # The user's Python (the real interpreter, not a shim or the tools' venv).
 python="$(python3 -c 'import sys; print(sys.executable)')"
 # maturin finds zig as `python -m ziglang` through the python on the PATH: the venv's.

@@ -20,4 +20,4 @@ if [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("
 fi
 
 cargo build --locked --quiet --bin msgbatch-mcp
-"$VENV/bin/python" scripts/check_gemini_schemas.py "${CARGO_TARGET_DIR:-target}/debug/msgbatch-mcp"
+"$VENV/bin/python" ci/check_gemini_schemas.py "${CARGO_TARGET_DIR:-target}/debug/msgbatch-mcp"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds msgbatch-mcp.mcpb, the MCP Bundle that Claude Desktop installs in one click:
-#   1. scripts/validate-packaging.sh (installs the pinned mcpb CLI into .tools/ and checks
+#   1. ci/validate-packaging.sh (installs the pinned mcpb CLI into .tools/ and checks
 #      manifest.json, skill.md and the version);
 #   2. cargo build --release (--locked when Cargo.lock exists);
 #   3. stages dist/mcpb/ = manifest.json + server/msgbatch-mcp[.exe], with the manifest's
@@ -29,7 +29,7 @@ step() { printf '\n==> %s\n' "$*"; }
 fail() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 
 step "Validating the packaging files"
-bash "$ROOT/scripts/validate-packaging.sh"
+bash "$ROOT/ci/validate-packaging.sh"
 
 if [ -n "${MCPB_BINARY:-}" ]; then
   [ -n "${MCPB_PLATFORM:-}" ] && [ -n "${MCPB_OUT:-}" ] \

@@ -9,7 +9,7 @@ calls in one write to the given binary, against a loopback upstream that accepts
 keeps the batch `canceling`, waits until the upstream has seen every cancel, and prints the peak
 RSS (VmHWM) with how many calls had been answered at once.
 
-Driven by scripts/measure-wait-flood.sh (which builds the release binary). Python 3, standard
+Driven by tools/measure/wait-flood.sh (which builds the release binary). Python 3, standard
 library only, loopback only, bounded in count (N) and time (TIME_LIMIT). Reports figures,
 asserts nothing: tests/wait_bound.rs does that. Linux only (/proc).
 
