@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use super::batch_id::BatchId;
 use super::client::BatchesClient;
+use super::decode::clean;
 use super::error::{ApiError, truncate};
 use super::retry;
 
@@ -66,7 +67,7 @@ impl ResultType {
             "errored" => Self::Errored,
             "canceled" => Self::Canceled,
             "expired" => Self::Expired,
-            other => Self::Other(truncate(other, MAX_NAME_CHARS)),
+            other => Self::Other(shown(other, MAX_NAME_CHARS)),
         }
     }
 }
@@ -177,6 +178,13 @@ struct RawError {
     error: Option<Box<RawError>>,
 }
 
+/// A string from a result line as it may be shown: unsafe characters (controls, separators,
+/// bidi) replaced, as in every other string read from the upstream ([`super::decode`]), then
+/// cut to `max` characters.
+fn shown(s: &str, max: usize) -> String {
+    truncate(&clean(s), max)
+}
+
 /// Decodes one line (without its newline).
 pub fn decode_line(number: u64, bytes: &[u8]) -> Line {
     let raw: RawLine = match serde_json::from_slice(bytes) {
@@ -196,7 +204,7 @@ pub fn decode_line(number: u64, bytes: &[u8]) -> Line {
     let kind = ResultType::from_wire(&raw.result.kind);
     let (stop_reason, usage) = match (&kind, raw.result.message) {
         (ResultType::Succeeded, Some(m)) => {
-            (m.stop_reason.map(|s| truncate(&s, MAX_NAME_CHARS)), m.usage)
+            (m.stop_reason.map(|s| shown(&s, MAX_NAME_CHARS)), m.usage)
         }
         _ => (None, None),
     };
@@ -207,18 +215,18 @@ pub fn decode_line(number: u64, bytes: &[u8]) -> Line {
                 None => e,
             };
             (
-                Some(truncate(
+                Some(shown(
                     inner.kind.as_deref().unwrap_or("unknown"),
                     MAX_NAME_CHARS,
                 )),
-                inner.message.map(|m| truncate(&m, MAX_MESSAGE_CHARS)),
+                inner.message.map(|m| shown(&m, MAX_MESSAGE_CHARS)),
             )
         }
         (ResultType::Errored, None) => (Some("unknown".to_owned()), None),
         _ => (None, None),
     };
     Line::Entry(ResultEntry {
-        custom_id: truncate(&raw.custom_id, MAX_ID_CHARS),
+        custom_id: shown(&raw.custom_id, MAX_ID_CHARS),
         kind,
         stop_reason,
         usage,
@@ -437,6 +445,29 @@ mod tests {
             assert_eq!(e.error_type.as_deref(), Some(t));
             assert_eq!(e.error_message.as_deref(), Some(m));
         }
+    }
+
+    #[test]
+    fn control_and_bidi_characters_in_a_line_reach_no_text() {
+        // ESC (a terminal escape), a newline (a forged log line), U+202E (text that reads
+        // backwards) in the custom_id, the error's type and its message.
+        let line = br#"{"custom_id":"a\u001b[31m\nb\u202e","result":{"type":"errored","error":{"type":"error","error":{"type":"x\u0007","message":"m\r\nINFO forged\u2028"}}}}"#;
+        let Line::Entry(e) = decode_line(1, line) else {
+            panic!()
+        };
+        let shown = [
+            e.custom_id.as_str(),
+            e.error_type.as_deref().unwrap_or(""),
+            e.error_message.as_deref().unwrap_or(""),
+        ];
+        for s in shown {
+            assert!(!s.chars().any(super::super::decode::is_unsafe), "{s:?}");
+        }
+        assert_eq!(e.custom_id, "a\u{FFFD}[31m\u{FFFD}b\u{FFFD}");
+        assert_eq!(
+            e.error_message.as_deref(),
+            Some("m\u{FFFD}\u{FFFD}INFO forged\u{FFFD}")
+        );
     }
 
     #[test]
