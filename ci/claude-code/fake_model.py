@@ -89,12 +89,22 @@ def substitute(value, env):
     return value
 
 
-def choose(turn, result):
+def last_user_text(messages):
+    """The text of the conversation's last user message (a tool_result's text included): where
+    Claude Code puts what arrives between turns, e.g. a background task's notification."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return text_of(blocks(message.get("content")))
+    return ""
+
+
+def choose(turn, result, user_text=""):
     """The answer a turn gives: the first of its alternatives whose condition holds.
 
     A turn is an answer ({"text": ...} or {"tool_use": {...}}), or {"cases": [answer...]} where
     an answer may carry "if_result_matches": REGEX (searched in the last tool_result's text;
-    its groups become {{1}}, {{2}}, ... in the answer) or "if_result_error": true/false.
+    its groups become {{1}}, {{2}}, ... in the answer), "if_message_matches": REGEX (the same,
+    in the last user message's text) or "if_result_error": true/false.
     """
     cases = turn.get("cases", [turn])
     text = text_of(result) if result is not None else ""
@@ -111,12 +121,19 @@ def choose(turn, result):
             if not m:
                 continue
             local.update({str(i): g for i, g in enumerate(m.groups(), 1) if g is not None})
+        pattern = case.get("if_message_matches")
+        if pattern is not None:
+            m = re.search(pattern, user_text, re.S)
+            if not m:
+                continue
+            local.update({str(i): g for i, g in enumerate(m.groups(), 1) if g is not None})
         if "if_result_error" in case:
             is_error = bool(result is not None and result.get("is_error"))
             if is_error != bool(case["if_result_error"]):
                 continue
         return substitute(case, local)
-    return {"text": f"[fake model: no case of this turn matched the last tool result: {text[:500]}]"}
+    return {"text": f"[fake model: no case of this turn matched the last tool result: {text[:500]}"
+                    f" / the last user message: {user_text[:500]}]"}
 
 
 def content_of(answer, turn_index):
@@ -186,7 +203,8 @@ class Handler(BaseHTTPRequestHandler):
         main = bool(body.get("tools"))
         turn_index = sum(1 for m in messages if m.get("role") == "assistant") if main else None
         if main and turn_index < len(self.server.turns):
-            answer = choose(self.server.turns[turn_index], last_tool_result(messages))
+            answer = choose(self.server.turns[turn_index], last_tool_result(messages),
+                            last_user_text(messages))
         elif main:
             answer = {"text": "[fake model: the script has no more turns]"}
         else:

@@ -23,6 +23,7 @@ is switched off and its model is the fake one.
 """
 
 import argparse
+import calendar
 import json
 import os
 import re
@@ -104,6 +105,9 @@ class Recorded:
         self.mcp = read_requests(os.path.join(run_dir, "mcp.jsonl"))
         debug = os.path.join(run_dir, "claude-debug.log")
         self.debug_log = open(debug, encoding="utf-8", errors="replace").read() if os.path.exists(debug) else ""
+        server_log = os.path.join(run_dir, "server.stderr")
+        self.server_log = open(server_log, encoding="utf-8", errors="replace").read() \
+            if os.path.exists(server_log) else ""
 
     def first(self):
         return self.main[0]["body"] if self.main else {}
@@ -154,6 +158,13 @@ class Recorded:
             return "\n".join(f"{e['dir']} {json.dumps(e['msg'])}" for e in self.mcp)
         if spec == "debug_log":
             return self.debug_log
+        if spec == "server_log":  # HTTP: what `serve --http` wrote to stderr (RUST_LOG)
+            return self.server_log
+        if spec == "last_user_message":  # what reached the model last: e.g. a task notification
+            messages = self.main[-1]["body"].get("messages", []) if self.main else []
+            users = [m for m in messages if m.get("role") == "user"]
+            content = users[-1].get("content") if users else ""
+            return block_text(content if isinstance(content, list) else [content])
         kind, _, name = spec.partition(":")
         name, _, nth = name.partition("#")
         if kind in ("tool_result", "tool_references"):
@@ -261,7 +272,11 @@ def run_in_terminal(cmd, cwd, env, timeout, requests_path, turns, transcript, pr
                 log = f.read()
             if f'MCP server "{SERVER}": Connection established' in log:
                 time.sleep(0.5)  # the listings that follow the connection
-                os.write(fd, prompt.encode() + b"\r")
+                # The Enter goes on its own, a moment later: a longer prompt arriving in one
+                # write is taken as a paste, and an Enter inside a paste is a newline, not a send.
+                os.write(fd, prompt.encode())
+                time.sleep(0.5)
+                os.write(fd, b"\r")
                 typed = True
         ready, _, _ = select.select([fd], [], [], 0.1)
         if ready:
@@ -325,9 +340,54 @@ def summary(recorded):
             body = block_text(result).strip()
             out.append("  -> " + ("[is_error] " if result.get("is_error") else "")
                        + body[:1500].replace("\n", "\n     "))
+    tasks = task_timeline(recorded)
+    if tasks:
+        out.append("== MCP tasks on the wire (seconds from the first message; status; message)")
+        out.append("\n".join(tasks))
     out.append("== final answer")
     out.append(recorded.final)
     return "\n".join(out) + "\n"
+
+
+def task_timeline(recorded):
+    """A task's life as the wire shows it: the call answered as a task, each tasks/get (or
+    tasks/cancel) and its answer. From mcp.jsonl (stdio, "record_mcp") or, over HTTP, from the
+    server's log at RUST_LOG=info,rmcp=debug (rmcp logs each request and response there)."""
+    lines = []
+    for e in recorded.mcp:
+        m = e.get("msg", {})
+        method = m.get("method", "")
+        result = m.get("result") or {}
+        if method.startswith("tasks/"):
+            lines.append(f"{e['t']:7.3f} c2s {method} id={m.get('id')}")
+        elif result.get("resultType") == "task" or "taskId" in result:
+            kind = "task" if result.get("resultType") == "task" else "tasks/get answer"
+            lines.append(f"{e['t']:7.3f} s2c {kind} id={m.get('id')}: {result.get('status')}; "
+                         f"{result.get('statusMessage', '')}")
+    if recorded.mcp:
+        return lines
+    start = None
+    for line in recorded.server_log.splitlines():
+        m = re.match(r"(\S+)\s", line)
+        stamp = m.group(1) if m else ""
+        what = None
+        if "task created" in line:
+            what = "task created"
+        elif re.search(r"received request id=\S+ request=(GetTask|CancelTask)Request", line):
+            what = re.search(r"request=(\w+)Request", line).group(1)
+        elif "result=GetTaskResult" in line:
+            st = re.search(r"status: (\w+), status_message: Some\(\"([^\"]*)\"", line)
+            what = f"GetTaskResult: {st.group(1)}; {st.group(2)}" if st else "GetTaskResult"
+        elif "result=CreateTaskResult" in line:
+            what = "CreateTaskResult (resultType task)"
+        if what:
+            try:
+                t = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float("0" + stamp[19:].rstrip("Z"))
+            except ValueError:
+                t = 0.0
+            start = t if start is None else start
+            lines.append(f"{t - start:7.3f} {what}")
+    return lines
 
 
 def main():
