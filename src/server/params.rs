@@ -69,7 +69,7 @@ pub struct ListParams {
 /// Deserializes one argument, naming it in the error. serde's own text ("invalid type: null,
 /// expected a string") does not say which argument was wrong, and the model needs that to fix
 /// its call. rmcp turns the error into an `isError` result.
-fn named<'de, D, T>(d: D, field: &str, what: &str) -> Result<T, D::Error>
+pub(crate) fn named<'de, D, T>(d: D, field: &str, what: &str) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -77,7 +77,7 @@ where
     T::deserialize(d).map_err(|e| D::Error::custom(format!("{field} must be {what} ({e})")))
 }
 
-fn batch_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(crate) fn batch_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     named(
         d,
         "message_batch_id",

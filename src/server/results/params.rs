@@ -1,11 +1,11 @@
 //! The input of `get_message_batch_results`, and its checks before anything is sent.
 
 use schemars::JsonSchema;
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
 use super::summary::Filter;
 use crate::api::results::ResultType;
+use crate::server::params::named;
 
 /// Entries listed when `limit` is not given: enough to act on, few enough to read.
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -26,7 +26,7 @@ pub enum WantedType {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ResultsParams {
     /// ID of an ended batch, e.g. "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF".
-    #[serde(deserialize_with = "batch_id")]
+    #[serde(deserialize_with = "crate::server::params::batch_id")]
     pub message_batch_id: String,
     /// List the entries of this type only.
     #[serde(default, deserialize_with = "result_type")]
@@ -79,22 +79,6 @@ impl ResultsParams {
             limit: limit as usize,
         })
     }
-}
-
-fn named<'de, D, T>(d: D, field: &str, what: &str) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map_err(|e| D::Error::custom(format!("{field} must be {what} ({e})")))
-}
-
-fn batch_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    named(
-        d,
-        "message_batch_id",
-        "a string such as \"msgbatch_013Zva2CMHLNnXjNJJKqJ2EF\"",
-    )
 }
 
 fn result_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WantedType>, D::Error> {
