@@ -30,11 +30,25 @@ impl Origin {
     }
 
     /// Adds the notice, as its own paragraph, to the end of the result's first text block (a
-    /// text block of its own if there is none).
+    /// text block of its own if there is none), and to the end of its structured `note` when it
+    /// has one: a client that hands the model the structure alone (Claude Code does so with a
+    /// task's result) must not lose it.
     pub fn stamp(&self, result: &mut CallToolResult) {
         let Some(notice) = &self.notice else {
             return;
         };
+        if let Some(serde_json::Value::String(note)) = result
+            .structured_content
+            .as_mut()
+            .and_then(|v| v.get_mut("note"))
+        {
+            // The same separator as in the text, whose last paragraph is the note: the text
+            // then still carries the structured note word for word.
+            if !note.is_empty() {
+                note.push_str("\n\n");
+            }
+            note.push_str(notice);
+        }
         let first_text = result.content.iter_mut().find_map(|c| match c {
             ContentBlock::Text(t) => Some(t),
             _ => None,
@@ -121,5 +135,22 @@ mod tests {
         let mut r = CallToolResult::success(vec![ContentBlock::text("fine")]);
         Origin::new(REAL_API_URL).stamp(&mut r);
         assert_eq!(r.content[0].as_text().unwrap().text, "fine");
+    }
+
+    #[test]
+    fn stamping_ends_the_structured_note_too() {
+        let mut r = CallToolResult::success(vec![ContentBlock::text("Batch x is canceling.")]);
+        r.structured_content = Some(serde_json::json!({"note": "Not immediate.", "id": "x"}));
+        Origin::new("http://127.0.0.1:9/v1").stamp(&mut r);
+        let s = r.structured_content.as_ref().unwrap();
+        let note = s["note"].as_str().unwrap();
+        assert!(note.starts_with("Not immediate.\n\n"), "{note}");
+        assert!(note.contains("http://127.0.0.1:9/v1"), "{note}");
+        assert_eq!(s["id"], "x");
+        // The real API: nothing added, to the structure either.
+        let mut r = CallToolResult::success(vec![]);
+        r.structured_content = Some(serde_json::json!({"note": "Not immediate."}));
+        Origin::new(REAL_API_URL).stamp(&mut r);
+        assert_eq!(r.structured_content.unwrap()["note"], "Not immediate.");
     }
 }
