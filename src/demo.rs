@@ -4,7 +4,8 @@
 //! loopback port, spawns this very binary as an MCP stdio server pointed at it, and then acts
 //! as the MCP client (the agent): lists the tools, finds the running batches, stops two of them
 //! in one call, cancels the first while following progress to `ended`, and tries once more to
-//! show the "already ended" answer.
+//! show the "already ended" answer. The agent can show forms, so before each cancel the server
+//! asks the person, and the demo prints that form and accepts it as shown.
 //! It prints what the agent sees at each step, and checks it: the demo fails (exit 1) if the
 //! product does not behave as documented, so a test can run it.
 
@@ -14,8 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressNotificationParam};
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::ErrorData;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
+    ElicitResult, ElicitationAction, Implementation, ProgressNotificationParam,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
@@ -52,6 +57,40 @@ struct Agent {
 }
 
 impl ClientHandler for Agent {
+    /// The agent can show a person a form (form elicitation), so the server asks before each
+    /// cancel, as it does in Claude Code.
+    fn get_info(&self) -> ClientConfig {
+        let mut caps = ClientCapabilities::default();
+        caps.elicitation = serde_json::from_value(json!({ "form": {} })).ok();
+        ClientConfig::new(
+            caps,
+            Implementation::new("msgbatch-mcp-demo", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    /// Shows the confirmation form as the person would read it, then accepts it as shown:
+    /// every field at its default (the batch checked; every batch of a bulk cancel checked).
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let form = serde_json::to_value(&request).unwrap_or_default();
+        let message = form["message"].as_str().unwrap_or_default();
+        println!("    form shown to the person:");
+        for line in message.lines() {
+            println!("      | {line}");
+        }
+        let mut content = serde_json::Map::new();
+        if let Some(fields) = form["requestedSchema"]["properties"].as_object() {
+            for (name, field) in fields {
+                content.insert(name.clone(), field["default"].clone());
+            }
+        }
+        println!("    the person accepts the form as shown");
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(Value::Object(content)))
+    }
+
     async fn on_progress(
         &self,
         params: ProgressNotificationParam,

@@ -25,6 +25,12 @@ fn demo_cancels_a_batch_end_to_end_offline() {
         "The cancel is complete",
         "has ended.",
         "has already ended, so there is nothing to cancel",
+        // The person sees what will stop before each cancel, and approves it.
+        "form shown to the person:",
+        "| Cancel 2 batches (3,600 requests in all",
+        "| Cancel batch msgbatch_013Zva2CMHLNnXjNJJKqJ2EF (10,000 requests",
+        "requests already running may still complete, and those are billed",
+        "The person confirmed all 2 batches offered in a form before the cancels were sent.",
     ] {
         assert!(
             stdout.contains(seen),
