@@ -65,7 +65,7 @@ fn main() -> ExitCode {
             Err(e) => report::<skill::SkillError>(Err(e)),
         };
     }
-    let runtime = match runtime(cli.command.as_ref()) {
+    let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("msgbatch-mcp: could not start the async runtime: {e}");
@@ -98,30 +98,16 @@ fn main() -> ExitCode {
     code
 }
 
-/// The async runtime for `command`.
+/// The async runtime for `command`: one thread.
 ///
-/// `serve --http` gets one worker thread per CPU it may use (or `--workers`): a team's calls are
-/// independent of each other, and each costs tens of microseconds of parsing and serialising,
-/// so one thread caps a server at one core (measured: 11,000-12,000 calls/s with one thread,
-/// 15,500-16,400 with two, on 2 cores; `cargo bench --bench http`). With one CPU it stays on
-/// one thread. Everything else (stdio, the simulator, the demo) serves one agent, one message
-/// at a time, waiting on the network: one thread serves it best (smallest memory, no
-/// cross-thread hand-offs).
-fn runtime(command: Option<&Command>) -> std::io::Result<tokio::runtime::Runtime> {
-    let workers = match command {
-        Some(Command::Serve(args)) if args.addr.is_some() => args.worker_threads(),
-        _ => 1,
-    };
-    if workers > 1 {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    }
+/// stdio, the simulator and the demo serve one agent, one message at a time, waiting on the
+/// network: one thread serves them best (smallest memory, no cross-thread hand-offs).
+/// `serve --http` starts its other workers itself, each a runtime of its own on its own thread
+/// (`transport::http`, workers.rs), with this one accepting and serving its share.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// `msgbatch-mcp mock`: the simulator in the foreground until Ctrl-C or SIGTERM.

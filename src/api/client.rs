@@ -1,6 +1,7 @@
 //! The HTTP client for the Message Batches API.
 //!
-//! One `reqwest::Client` per process, so connections are kept alive and reused across tool
+//! One `reqwest::Client` per process (per worker thread for `serve --http`, so that a call's
+//! upstream request stays on its thread), so connections are kept alive and reused across tool
 //! calls. A semaphore bounds the requests in flight: when an agent fans out hundreds of calls
 //! at once they share 16 warm connections instead of each opening its own.
 //!

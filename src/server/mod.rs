@@ -188,6 +188,17 @@ impl BatchServer {
 
     /// Seals tokens with `sealer` (built from `MSGBATCH_REQUEST_STATE_KEY`) instead of the key
     /// made for this process.
+    /// This server with another upstream client, and everything else shared with it: the
+    /// settings, the routes, the slots for waiting calls, the tasks cancelled here, the audit
+    /// file. `serve --http` gives each worker thread its own client (its own upstream
+    /// connections) this way, while a task cancelled on one worker is cancelled for all.
+    pub fn with_client(&self, client: BatchesClient) -> Self {
+        Self {
+            client,
+            ..self.clone()
+        }
+    }
+
     pub fn with_sealer(mut self, sealer: sealed::Sealer) -> Self {
         self.sealer = sealer;
         self

@@ -10,10 +10,11 @@
 //! JSON budget and read timeout ([`body`]), the cancel scope's check ([`auth::step_up`]), the
 //! cap on calls in flight, per client and for calls that wait ([`limits`]), then rmcp, which
 //! checks Host ([`host`]) and Origin ([`origin`]) before any tool runs. `/healthz` ([`health`])
-//! skips them all. Connections are served by hyper directly, at most a bounded number, each
-//! with a small buffer and a short time to send a head ([`conn`]), with hyper's header timeout
-//! closing idle keep-alive connections and a graceful stop per connection; on SIGTERM or SIGINT the
-//! listener closes, calls in flight get [`GRACE`] to finish, the rest are cut short with an
+//! skips them all. Connections are spread over the worker threads ([`workers`]), each a
+//! single-threaded runtime with its own upstream client, and served by hyper directly: at
+//! most a bounded number, each with a small buffer and a short time to send a head ([`conn`]),
+//! with hyper's header timeout closing idle keep-alive connections and a graceful stop per
+//! connection. On SIGTERM or SIGINT the listener closes, calls in flight get [`GRACE`] to finish, the rest are cut short with an
 //! answer that says so, and the process exits 0.
 
 mod auth;
@@ -26,6 +27,7 @@ mod origin;
 mod refusals;
 mod settings;
 mod shared;
+mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +48,7 @@ use tower_service::Service as _;
 pub use auth::{OAuthArgs, Tokens};
 pub use settings::{HttpArgs, StartError};
 
+use self::workers::Workers;
 use super::shutdown;
 use crate::api::BatchesClient;
 use crate::config::{Config, ToolSettings};
@@ -80,6 +83,10 @@ pub async fn serve(
         reason: e.to_string(),
     })?;
 
+    let workers = Workers::start(args.worker_threads()).map_err(|e| StartError::Workers {
+        count: args.worker_threads(),
+        reason: e.to_string(),
+    })?;
     let client = BatchesClient::new(&config);
     if let Err(e) = client.ready() {
         // Serve anyway, as stdio does: each tool call answers with this.
@@ -87,8 +94,6 @@ pub async fn serve(
     }
     // Calls end at once when this is cancelled (after the grace period).
     let calls_stop = CancellationToken::new();
-    // One server, cloned for each request: the client inside (and so the upstream connection
-    // pool and its cap on requests in flight) is shared by all of them.
     let sealer = Sealer::from_setting(tools.request_state_key.as_ref())?;
     if !sealer.is_shared() {
         tracing::warn!(
@@ -100,7 +105,7 @@ pub async fn serve(
     }
     let audit = crate::server::audit::Audit::from_setting(tools.audit_log.as_deref())
         .map_err(StartError::Auth)?;
-    let prototype = BatchServer::new(client)
+    let first = BatchServer::new(client)
         .read_only(tools.read_only)
         .configured(tools)
         .with_sealer(sealer)
@@ -112,8 +117,8 @@ pub async fn serve(
     let auth = auth::Auth::new(
         tokens,
         &args.oauth,
-        audit,
-        prototype.tools_that_change_batches(),
+        audit.clone(),
+        first.tools_that_change_batches(),
     )
     .map_err(StartError::Auth)?;
     let rmcp_stop = CancellationToken::new();
@@ -124,28 +129,36 @@ pub async fn serve(
         .with_cancellation_token(rmcp_stop.clone());
     let mcp_config = host::apply(mcp_config, &args.allowed_hosts);
     let mcp_config = origin::apply(mcp_config, &args.allowed_origins);
-    let mcp = shared::Shared::new(StreamableHttpService::new(
-        move || Ok(prototype.clone()),
-        Arc::new(NeverSessionManager::default()),
-        mcp_config,
-    ));
 
     let idle = Duration::from_secs(args.idle_timeout_secs);
     let read_timeout = Duration::from_secs(args.read_timeout_secs);
-    // The body is read (within its own timeout) before the call takes a slot; a cancel without
-    // the cancel scope is refused on that body, before it takes one either.
-    let router = Router::new()
-        .route_service("/mcp", mcp)
-        .route_layer(from_fn_with_state(
-            limits::InFlight::new(args.max_in_flight, args.max_per_client),
-            limits::cap,
-        ))
-        .route_layer(from_fn_with_state(auth.clone(), auth::step_up))
-        .route_layer(from_fn_with_state(
-            body::BodyTimeout(read_timeout),
-            body::check,
+    let in_flight = limits::InFlight::new(args.max_in_flight, args.max_per_client);
+    let router = |prototype: BatchServer| {
+        let mcp = shared::Shared::new(StreamableHttpService::new(
+            move || Ok(prototype.clone()),
+            Arc::new(NeverSessionManager::default()),
+            mcp_config.clone(),
         ));
-    let router = auth.protect(router).route("/healthz", get(health::healthz));
+        // The body is read (within its own timeout) before the call takes a slot; a cancel
+        // without the cancel scope is refused on that body, before it takes one either.
+        let router = Router::new()
+            .route_service("/mcp", mcp)
+            .route_layer(from_fn_with_state(in_flight.clone(), limits::cap))
+            .route_layer(from_fn_with_state(auth.clone(), auth::step_up))
+            .route_layer(from_fn_with_state(
+                body::BodyTimeout(read_timeout),
+                body::check,
+            ));
+        auth.protect(router).route("/healthz", get(health::healthz))
+    };
+    // One server per worker, cloned for each request: the upstream client inside (its
+    // connection pool and its cap on requests in flight) is that worker's own, so a call and
+    // its upstream request never leave the worker's thread. Everything else (the sealing key,
+    // the audit file, the tasks, the token checks, the caps on calls) is one for the process.
+    let servers: Vec<BatchServer> = (1..workers.len())
+        .map(|_| first.with_client(BatchesClient::new(&config)))
+        .collect();
+    let routers: Vec<Router> = std::iter::once(first).chain(servers).map(router).collect();
 
     let open_files = conn::raise_fd_limit();
     let max_connections = conn::max_connections(
@@ -203,35 +216,37 @@ pub async fn serve(
             () = &mut signal => break,
         };
         let _ = tcp.set_nodelay(true);
-        let heads = Arc::new(conn::HeadState::default());
-        let io = conn::HeadTimed::new(tcp, Arc::clone(&heads), read_timeout);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
-            heads.begin();
-            request.extensions_mut().insert(conn::Peer(peer.ip()));
-            let heads = Arc::clone(&heads);
-            // A Router is always ready (its poll_ready answers Ready at once).
-            let answer = router.clone().call(request);
-            async move {
-                let answer = answer.await;
-                heads.end();
-                answer
+        let (worker, handle, seat) = workers.seat();
+        let served = Connection {
+            peer,
+            router: routers[worker].clone(),
+            http1: http1.clone(),
+            read_timeout,
+            stop: stop_accepting.clone(),
+        };
+        if worker == 0 {
+            connections.spawn(async move {
+                let _held = (slot, seat);
+                served.serve(tcp).await;
+            });
+            continue;
+        }
+        // To another worker: the socket leaves this runtime's reactor and joins that one's.
+        match tcp.into_std() {
+            Ok(tcp) => {
+                connections.spawn_on(
+                    async move {
+                        let _held = (slot, seat);
+                        match tokio::net::TcpStream::from_std(tcp) {
+                            Ok(tcp) => served.serve(tcp).await,
+                            Err(e) => tracing::warn!("could not hand a connection over: {e}"),
+                        }
+                    },
+                    handle,
+                );
             }
-        });
-        let conn = http1.serve_connection(TokioIo::new(io), service);
-        let stop = stop_accepting.clone();
-        connections.spawn(async move {
-            let _slot = slot;
-            tokio::pin!(conn);
-            tokio::select! {
-                served = conn.as_mut() => {
-                    if let Err(e) = served { tracing::debug!("connection ended: {e}"); }
-                    return;
-                }
-                () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
-            }
-            let _ = conn.await;
-        });
+            Err(e) => tracing::warn!("could not hand a connection over: {e}"),
+        }
     }
 
     drop(listener);
@@ -255,5 +270,53 @@ pub async fn serve(
             let _ = tokio::time::timeout(FLUSH, connections.wait()).await;
         }
     }
+    workers.stop();
     Ok(())
+}
+
+/// One accepted connection and what serving it needs, all of it movable to its worker.
+struct Connection {
+    peer: SocketAddr,
+    router: Router,
+    http1: hyper::server::conn::http1::Builder,
+    read_timeout: Duration,
+    stop: CancellationToken,
+}
+
+impl Connection {
+    /// Serves the connection's requests until the client closes it, it idles out, or the
+    /// server stops (then the request in flight finishes first).
+    async fn serve(self, tcp: tokio::net::TcpStream) {
+        let Self {
+            peer,
+            router,
+            http1,
+            read_timeout,
+            stop,
+        } = self;
+        let heads = Arc::new(conn::HeadState::default());
+        let io = conn::HeadTimed::new(tcp, Arc::clone(&heads), read_timeout);
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            heads.begin();
+            request.extensions_mut().insert(conn::Peer(peer.ip()));
+            let heads = Arc::clone(&heads);
+            // A Router is always ready (its poll_ready answers Ready at once).
+            let answer = router.clone().call(request);
+            async move {
+                let answer = answer.await;
+                heads.end();
+                answer
+            }
+        });
+        let conn = http1.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        tokio::select! {
+            served = conn.as_mut() => {
+                if let Err(e) = served { tracing::debug!("connection ended: {e}"); }
+                return;
+            }
+            () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+        }
+        let _ = conn.await;
+    }
 }

@@ -169,6 +169,8 @@ pub enum StartError {
     Unauthenticated { addr: SocketAddr },
     #[error("cannot listen on {addr}: {reason}. Is another server there? Pick another port.")]
     Bind { addr: String, reason: String },
+    #[error("cannot start {count} worker threads: {reason}. Try fewer with --workers.")]
+    Workers { count: usize, reason: String },
     #[error("{0}")]
     StateKey(#[from] crate::server::sealed::KeyError),
     /// An OAuth or audit setting that cannot be used; the text says which and how to fix it.
