@@ -290,6 +290,9 @@ impl BatchesClient {
             let started = Instant::now();
             // The attempt's bound covers the wait for a permit too: with hundreds of calls
             // queued behind a hanging upstream, each call still ends within its own bound.
+            // It is the attempt's only timer: reqwest's own `timeout` would be a second one for
+            // the same deadline (a boxed `Sleep` and a timer-wheel entry per request), and
+            // reading the body is inside this future, so it is bounded as well.
             let attempt = async {
                 // Closed only if the semaphore is dropped, which cannot happen while `self` lives.
                 let _permit = {
@@ -299,8 +302,7 @@ impl BatchesClient {
                 let mut request = http
                     .request(method.clone(), url.clone())
                     .header("anthropic-version", ANTHROPIC_VERSION)
-                    .header(key.0.clone(), key.1.clone())
-                    .timeout(attempt_timeout);
+                    .header(key.0.clone(), key.1.clone());
                 if let Some(q) = query {
                     request = request.query(q);
                 }

@@ -515,7 +515,8 @@ impl BatchServer {
                 Cancel::AlreadyEnded(batch)
             }
             Ok(batch) => {
-                tracing::info!(id = %id, status = ?batch.processing_status.as_str(), "cancel accepted");
+                // At debug: the audit line (at info) records each cancel, with its request-id.
+                tracing::debug!(id = %id, status = ?batch.processing_status.as_str(), "cancel accepted");
                 Cancel::Accepted(batch)
             }
             // Boxed, as the wait: a rare path, kept out of every call's future.
@@ -886,17 +887,18 @@ async fn answer_even_on_panic<T: From<CallToolResult>>(work: impl Future<Output 
 /// Adds `note` at the end of a result's note: of its structured `note`, when it has one, and of
 /// its text, whose last paragraph is that note (so the two stay the same words).
 pub(crate) fn add_note(result: &mut CallToolResult, note: &str) {
-    if let Some(first) = result
-        .content
-        .first_mut()
-        .and_then(|c| c.as_text().cloned())
-    {
-        result.content[0] = ContentBlock::text(format!("{} {note}", first.text));
+    let append = |text: &mut String| {
+        text.reserve(note.len() + 1);
+        text.push(' ');
+        text.push_str(note);
+    };
+    if let Some(ContentBlock::Text(first)) = result.content.first_mut() {
+        append(&mut first.text);
     }
     if let Some(serde_json::Value::Object(map)) = result.structured_content.as_mut()
         && let Some(serde_json::Value::String(old)) = map.get_mut("note")
     {
-        *old = format!("{old} {note}");
+        append(old);
     }
 }
 

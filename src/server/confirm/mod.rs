@@ -139,11 +139,23 @@ impl BatchServer {
                 note: None,
             },
             Decision::GoUnconfirmed(why) => {
-                tracing::info!(
-                    tool = call.tool,
-                    reason = why.reason(),
-                    "cancel without confirmation"
-                );
+                // Said once at info (each cancel's own line is the audit line; the answer says
+                // it too): on a busy HTTP server the same long sentence per call was most of
+                // the log. Each call's is at debug.
+                if why.first_time() {
+                    tracing::info!(
+                        tool = call.tool,
+                        reason = why.reason(),
+                        "cancels go without confirmation (said once; \
+                         RUST_LOG=msgbatch_mcp=debug shows each)"
+                    );
+                } else {
+                    tracing::debug!(
+                        tool = call.tool,
+                        reason = why.reason(),
+                        "cancel without confirmation"
+                    );
+                }
                 Gate::Go {
                     steps: all(),
                     note: Some(policy::unconfirmed_note(why)),

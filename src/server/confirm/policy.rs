@@ -1,6 +1,8 @@
 //! Whether a cancel is confirmed by a person, and how: `MSGBATCH_CONFIRM` read against what the
 //! client can do in this call (its protocol era, its declared capabilities, the transport).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rmcp::RoleServer;
 use rmcp::model::ProtocolVersion;
 use rmcp::service::RequestContext;
@@ -29,6 +31,17 @@ pub enum CannotAsk {
 }
 
 impl CannotAsk {
+    /// True the first time this process meets this reason, false after.
+    pub fn first_time(self) -> bool {
+        static SEEN: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+        let i = match self {
+            Self::NoFormCapability => 0,
+            Self::StatelessLegacyHttp => 1,
+        };
+        // A load first: after the first time, no write to a line the workers share.
+        !SEEN[i].load(Ordering::Relaxed) && !SEEN[i].swap(true, Ordering::Relaxed)
+    }
+
     pub fn reason(self) -> &'static str {
         match self {
             Self::NoFormCapability => {

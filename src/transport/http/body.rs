@@ -12,6 +12,7 @@
 //! (400) whose body may be a JSON-RPC error without an id: that is what a client gets here. A
 //! body with another content type is left to rmcp, which answers 415, as it should.
 
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -21,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde::de::IgnoredAny;
+use tokio::time::error::Elapsed;
 
 use super::limits::Waits;
 use crate::json_budget::{CLIENT_MESSAGE, Exceeded, Scanner};
@@ -48,7 +50,7 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
         return too_large(Exceeded::Bytes(MAX_BODY_BYTES));
     }
     let (parts, body) = request.into_parts();
-    let bytes = match tokio::time::timeout(timeout.0, read_limited(body)).await {
+    let bytes = match within(timeout.0, read_limited(body)).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(Unread::TooLarge(why))) => return too_large(why),
         Ok(Err(Unread::Failed)) => {
@@ -64,11 +66,14 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
             );
         }
     };
-    if let Err(e) = serde_json::from_slice::<IgnoredAny>(&bytes) {
-        return jsonrpc_error(-32700, &format!("Parse error: the body is not JSON ({e})."));
-    }
+    let waits = match waits(&bytes) {
+        Ok(waits) => waits,
+        Err(e) => {
+            return jsonrpc_error(-32700, &format!("Parse error: the body is not JSON ({e})."));
+        }
+    };
     let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
-    if waits(&bytes) {
+    if waits {
         request.extensions_mut().insert(Waits);
     }
     let response = next.run(request).await;
@@ -84,10 +89,23 @@ pub async fn check(State(timeout): State<BodyTimeout>, request: Request, next: N
     response
 }
 
-/// Whether the body is a `tools/call` whose `wait_seconds` is above 0: such a call may hold its
-/// slot for minutes, and [`super::limits`] gives those a share of their own. The body is known
-/// to be small JSON by now, so this second look costs next to nothing.
-fn waits(body: &[u8]) -> bool {
+/// `future`, given at most `limit`; one that is ready at once (a body that came with its head,
+/// nearly every one) sets no timer: a timer costs an entry in the timer wheel and, being the
+/// earliest, a wake-up of the runtime's driver.
+async fn within<F: Future>(limit: Duration, future: F) -> Result<F::Output, Elapsed> {
+    let mut future = std::pin::pin!(future);
+    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => tokio::time::timeout(limit, future).await,
+    }
+}
+
+/// Whether the body, JSON, is a `tools/call` whose `wait_seconds` is above 0 (such a call may
+/// hold its slot for minutes, and [`super::limits`] gives those a share of their own); or the
+/// parse error when it is not JSON. One pass: the body is small by now (its budget was counted
+/// as it came).
+fn waits(body: &[u8]) -> Result<bool, serde_json::Error> {
     #[derive(serde::Deserialize)]
     struct Call {
         method: Option<String>,
@@ -101,14 +119,17 @@ fn waits(body: &[u8]) -> bool {
     struct Arguments {
         wait_seconds: Option<serde_json::Value>,
     }
-    serde_json::from_slice::<Call>(body).is_ok_and(|c| {
-        c.method.as_deref() == Some("tools/call")
+    match serde_json::from_slice::<Call>(body) {
+        Ok(c) => Ok(c.method.as_deref() == Some("tools/call")
             && c.params
                 .and_then(|p| p.arguments)
                 .and_then(|a| a.wait_seconds)
                 .and_then(|w| w.as_f64())
-                .is_some_and(|w| w > 0.0)
-    })
+                .is_some_and(|w| w > 0.0)),
+        // JSON of another shape (a batch array, a `method` that is not a string) does not wait;
+        // only what is not JSON at all is an error.
+        Err(_) => serde_json::from_slice::<IgnoredAny>(body).map(|_| false),
+    }
 }
 
 fn is_json(request: &Request) -> bool {
@@ -298,11 +319,42 @@ mod tests {
                 r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":{args}}}}}"#
             )
         };
+        let waits = |body: &[u8]| waits(body).expect("JSON");
         assert!(waits(call(r#"{"wait_seconds":600}"#).as_bytes()));
         assert!(!waits(call(r#"{"wait_seconds":0}"#).as_bytes()));
         assert!(!waits(call(r#"{"message_batch_id":"m"}"#).as_bytes()));
         assert!(!waits(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#));
         assert!(!waits(b"[1,2]"));
+        assert!(!waits(br#"{"jsonrpc":"2.0","id":1,"method":7}"#));
+    }
+
+    #[test]
+    fn only_what_is_not_json_is_a_parse_error() {
+        assert!(super::waits(b"{\"jsonrpc\":").is_err());
+        assert!(super::waits(b"{} trailing").is_err());
+        assert!(super::waits(b"{}").is_ok());
+    }
+
+    /// A body that starts and then stops coming is answered 408 once the body timeout passes
+    /// (the timer is set only when the body is not there at once).
+    #[tokio::test]
+    async fn a_body_that_stops_coming_is_408() {
+        let app = Router::new().route("/", post(inner)).route_layer(
+            axum::middleware::from_fn_with_state(BodyTimeout(Duration::from_millis(200)), check),
+        );
+        let start = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{"))]);
+        let body = Body::from_stream(start.chain(futures::stream::pending()));
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(30), app.oneshot(req))
+            .await
+            .expect("answered within the body timeout, not held")
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
     }
 
     #[tokio::test]

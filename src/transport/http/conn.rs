@@ -145,6 +145,10 @@ impl<IO: AsyncRead + Unpin> AsyncRead for HeadTimed<IO> {
         if buf.filled().len() > before
             && this.deadline.is_none()
             && !this.state.busy.load(Ordering::SeqCst)
+            // A head that came whole in the read that began it is in time: no timer. This is
+            // nearly every request, and a timer per request costs an entry in the timer wheel
+            // and, being the earliest, a wake-up of the runtime's driver (an `eventfd` write).
+            && !holds_whole_head(&buf.filled()[before..])
         {
             let mut sleep = Box::pin(tokio::time::sleep(this.limit));
             // Registers the waker, so that a head that stops coming is noticed.
@@ -153,6 +157,11 @@ impl<IO: AsyncRead + Unpin> AsyncRead for HeadTimed<IO> {
         }
         Poll::Ready(Ok(()))
     }
+}
+
+/// Whether `bytes`, the start of a request, hold its whole head (up to the blank line).
+fn holds_whole_head(bytes: &[u8]) -> bool {
+    bytes.windows(4).any(|w| w == b"\r\n\r\n")
 }
 
 impl<IO: AsyncWrite + Unpin> AsyncWrite for HeadTimed<IO> {
