@@ -26,6 +26,7 @@ pub mod bulk;
 pub mod bulk_report;
 pub mod caller;
 pub mod confirm;
+mod guard;
 pub mod origin;
 pub mod params;
 pub mod prompts;
@@ -40,11 +41,9 @@ pub mod wait;
 pub mod waits;
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt as _;
 use rmcp::ErrorData;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::prompt::PromptRouter;
@@ -303,7 +302,8 @@ impl BatchServer {
                 // A client with tasks follows the cancel by polling, instead of holding this
                 // call: only once the person said yes, like every other cancel.
                 confirm::Gate::Go { note, .. } if wait_seconds > 0 && tasks::declared(&ctx) => {
-                    self.cancel_as_task(&id, wait_seconds, note).await
+                    // Boxed, as the form: a rare path kept out of every cancel's future.
+                    Box::pin(self.cancel_as_task(&id, wait_seconds, note)).await
                 }
                 // One ID: the step is its cancel (a kept single batch is answered above).
                 confirm::Gate::Go { note, .. } => {
@@ -545,23 +545,13 @@ impl BatchServer {
 
     /// Runs `work` unless the client cancels the call, or the server shuts down, first; then
     /// the work is dropped (and with it any request in flight). rmcp sends no answer to a
-    /// call the client cancelled.
-    async fn until_cancelled<T: From<CallToolResult>>(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-        work: impl Future<Output = T>,
-    ) -> T {
-        tokio::select! {
-            biased;
-            () = ctx.ct.cancelled() => {
-                tracing::debug!(request = ?ctx.id, "call cancelled by the client");
-                error_result("The call was cancelled by the client.".to_owned()).into()
-            }
-            () = self.shutdown.cancelled() => {
-                error_result("The server is shutting down; the call was cut short.".to_owned()).into()
-            }
-            result = answer_even_on_panic(work) => result,
-        }
+    /// call the client cancelled. A panic in the work is answered as an error ([`guard`]).
+    fn until_cancelled<'a, T: From<CallToolResult>>(
+        &'a self,
+        ctx: &'a RequestContext<RoleServer>,
+        work: impl Future<Output = T> + 'a,
+    ) -> impl Future<Output = T> + 'a {
+        guard::until_cancelled(&ctx.id, ctx.ct.cancelled(), self.shutdown.cancelled(), work)
     }
 
     /// Whether `tool` changes batches: its annotations do not say it is read-only (as
@@ -861,29 +851,6 @@ fn structured_result<T: Serialize>(value: &T, text: String) -> CallToolResult {
     }
 }
 
-/// Runs a tool's work, turning a panic (a bug) into an `isError` result, so that the call is
-/// answered instead of leaving the client waiting forever. The panic's own message goes where
-/// Rust's default hook puts it, stderr: never stdout, which carries only the protocol.
-async fn answer_even_on_panic<T: From<CallToolResult>>(work: impl Future<Output = T>) -> T {
-    match AssertUnwindSafe(work).catch_unwind().await {
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(panic = %what, "a tool call panicked");
-            T::from(error_result(
-                "Internal error in msgbatch-mcp while handling this call (a bug: please report \
-                 it with the server's log). The server is still running; if this was a cancel, \
-                 check the batch with get_message_batch."
-                    .to_owned(),
-            ))
-        }
-    }
-}
-
 /// Adds `note` at the end of a result's note: of its structured `note`, when it has one, and of
 /// its text, whose last paragraph is that note (so the two stay the same words).
 pub(crate) fn add_note(result: &mut CallToolResult, note: &str) {
@@ -922,17 +889,6 @@ fn capped(mut text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_panicking_call_is_answered_with_an_error() {
-        let r: CallToolResult = answer_even_on_panic(async { panic!("boom") }).await;
-        assert_eq!(r.is_error, Some(true));
-        let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap();
-        assert!(text.starts_with("Internal error"), "{text}");
-        assert!(!text.contains("boom"), "{text}");
-        let ok: CallToolResult = answer_even_on_panic(async { error_result("fine".into()) }).await;
-        assert_eq!(ok.content[0].as_text().unwrap().text, "fine");
-    }
 
     #[test]
     fn result_texts_are_capped() {

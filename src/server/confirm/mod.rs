@@ -169,7 +169,10 @@ impl BatchServer {
                 );
                 Gate::answer(error_result(policy::refusal(why, call.tool)))
             }
-            Decision::Ask(route) => self.ask(ctx, &call, route).await,
+            // Boxed: asking (reading the batches, the form, the wait for the answer) is most of
+            // this future's size, and without the box every cancel's future, asked or not, would
+            // carry it (rmcp moves that future into a box and a task: copies of every byte).
+            Decision::Ask(route) => Box::pin(self.ask(ctx, &call, route)).await,
         }
     }
 
